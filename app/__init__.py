@@ -1,0 +1,1 @@
+"""Kestrel's application: CLI, capture, pipeline, overlay, sinks, GUI. Never imports torch."""

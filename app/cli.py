@@ -1,0 +1,49 @@
+"""`kestrel MODE ...` — one entry point, one subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from detector.errors import KestrelError
+
+from .commands import detect_cmd, eval_cmd, import_cmd, info_cmd
+
+COMMANDS = (import_cmd, eval_cmd, detect_cmd, info_cmd)
+
+EPILOG = """examples:
+  kestrel import ../shared/weights/nanodet/nanodet-plus-m_416.param -o models/plus416.onnx
+  kestrel eval models/plus416.onnx --data ../shared/data/coco/tiny
+  kestrel detect models/plus416.onnx photo.jpg --conf 0.4
+  kestrel info models/plus416.onnx
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kestrel",
+        description="Kestrel: real-time object detection on video. Every model is one ONNX 'model "
+        "package'; import foreign weights with `kestrel import`, then detect, evaluate or run.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="MODE", required=True)
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except KestrelError as exc:
+        print(f"kestrel: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kestrel: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per CLI mode, each with ``add_parser(subparsers)``."""

@@ -1,0 +1,36 @@
+"""Backend registry and the ``auto`` choice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import BackendError
+from .base import Backend
+from .onnxruntime_backend import OnnxRuntimeBackend
+
+BACKENDS: dict[str, type[Backend]] = {OnnxRuntimeBackend.name: OnnxRuntimeBackend}
+# ``auto`` takes the first available, fastest first. GPU backends register ahead of onnxruntime.
+AUTO_ORDER: list[str] = [OnnxRuntimeBackend.name]
+
+
+def choose_backend(name: str) -> type[Backend]:
+    """The backend class for ``name`` ("auto" picks the first available in AUTO_ORDER)."""
+    if name == "auto":
+        for candidate in AUTO_ORDER:
+            cls = BACKENDS[candidate]
+            if cls.available():
+                return cls
+        raise BackendError("no inference backend is available on this machine")
+    if name not in BACKENDS:
+        raise BackendError(f"unknown backend '{name}' (choose from auto, {', '.join(BACKENDS)})")
+    cls = BACKENDS[name]
+    if not cls.available():
+        raise BackendError(f"backend '{name}' is not available on this machine")
+    return cls
+
+
+def open_backend(path: Path, name: str = "auto", **options: object) -> Backend:
+    return choose_backend(name)(path, **options)
+
+
+__all__ = ["AUTO_ORDER", "BACKENDS", "Backend", "choose_backend", "open_backend"]

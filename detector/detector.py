@@ -1,0 +1,104 @@
+"""Detector: a model package + a backend -> Detections for BGR frames."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .backends import Backend, open_backend
+from .decode import GflDecoder
+from .detections import Detections
+from .errors import ModelPackageError
+from .nms import batched_nms
+from .package import PackageMeta
+from .preprocess import InputTransform, Preprocessor
+
+
+class Detector:
+    """Callable on one HxWx3 uint8 BGR frame (-> Detections) or a list of them (-> list).
+
+    Thresholds are plain attributes: changing ``conf`` or ``iou`` applies on the next call.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        conf: float = 0.35,
+        iou: float = 0.6,
+        max_det: int = 100,
+        classes: Iterable[int | str] | None = None,
+        pre_nms_topk: int = 1000,
+    ) -> None:
+        self.backend = backend
+        self.meta: PackageMeta = backend.meta
+        self.conf, self.iou, self.max_det, self.pre_nms_topk = conf, iou, max_det, pre_nms_topk
+        self.classes = classes
+        self._pre = Preprocessor(self.meta)
+        self._decoder = GflDecoder(self.meta)
+
+    @classmethod
+    def load(cls, path: str | Path, backend: str = "auto", **options: object) -> Detector:
+        """Open a model package. ``options`` go to the Detector (conf, iou, ...) or the backend."""
+        path = Path(path)
+        if not path.is_file():
+            raise ModelPackageError(f"model package not found: {path}")
+        det_keys = {"conf", "iou", "max_det", "classes", "pre_nms_topk"}
+        det_opts = {k: v for k, v in options.items() if k in det_keys}
+        backend_opts = {k: v for k, v in options.items() if k not in det_keys}
+        return cls(open_backend(path, backend, **backend_opts), **det_opts)
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.meta.class_names
+
+    @property
+    def classes(self) -> frozenset[int] | None:
+        return self._classes
+
+    @classes.setter
+    def classes(self, wanted: Iterable[int | str] | None) -> None:
+        """Keep only these classes (ids or names); None keeps all."""
+        if wanted is None:
+            self._classes = None
+            return
+        ids = set()
+        for c in wanted:
+            if isinstance(c, str) and not c.isdigit():
+                if c not in self.class_names:
+                    raise ValueError(f"unknown class '{c}' (this model knows {len(self.class_names)})")
+                ids.add(self.class_names.index(c))
+            else:
+                ids.add(int(c))
+        self._classes = frozenset(ids)
+
+    def __call__(self, frames: np.ndarray | Sequence[np.ndarray]) -> Detections | list[Detections]:
+        if isinstance(frames, np.ndarray) and frames.ndim == 3:
+            return self.detect_batch([frames])[0]
+        return self.detect_batch(list(frames))
+
+    def detect_batch(self, frames: list[np.ndarray]) -> list[Detections]:
+        if not frames:
+            return []
+        inputs, transforms = zip(*(self._pre(f) for f in frames), strict=True)
+        raw = self.backend.infer(np.stack(inputs))
+        return [self.postprocess(r, t) for r, t in zip(raw, transforms, strict=True)]
+
+    def postprocess(self, raw: np.ndarray, transform: InputTransform) -> Detections:
+        """One image's raw output [P, D] -> Detections in frame pixels."""
+        boxes, scores, class_ids = self._decoder(raw, self.conf, self.pre_nms_topk)
+        if self._classes is not None and len(class_ids):
+            wanted = np.isin(class_ids, list(self._classes))
+            boxes, scores, class_ids = boxes[wanted], scores[wanted], class_ids[wanted]
+        keep = batched_nms(boxes, scores, class_ids, self.iou, self.max_det)
+        return Detections(
+            transform.boxes_to_frame(boxes[keep]), scores[keep], class_ids[keep], self.class_names
+        )
+
+    def describe(self) -> str:
+        m = self.meta
+        return (
+            f"{m.name} {m.input_width}x{m.input_height}, {m.num_classes} classes, "
+            f"strides {list(m.strides)}, backend {self.backend.describe()}"
+        )

@@ -1,0 +1,1 @@
+"""Necks by name."""

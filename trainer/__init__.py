@@ -1,0 +1,1 @@
+"""Kestrel's trainer: datasets, augmentation, assignment, losses, training loop, COCO evaluation."""
