@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import pickle
-import re
 from pathlib import Path
 
 import torch
 
 from ..errors import ModelImportError
+from .pickle_scan import disallowed_globals
 
 # Keys NanoDet checkpoints carry that inference never uses.
 UNUSED_PREFIXES = ("head.gfl_reg.", "head.distribution_project.", "aux_fpn.", "aux_head.")
@@ -29,14 +28,15 @@ def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
             return load_file(str(path))
         except Exception as exc:
             raise ModelImportError(f"{path} is not a readable safetensors file ({exc})") from None
-    try:
-        raw = torch.load(str(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        found = re.search(r"GLOBAL ([\w.]+ ?[\w.]*)", str(exc))
-        what = f" ({found.group(1).strip()})" if found else ""
+    bad, parsed = disallowed_globals(path)
+    if bad:
         raise ModelImportError(
-            f"{path} holds pickled objects other than tensors{what}; refusing to load it"
-        ) from None
+            f"{path} holds pickled objects other than tensors ({', '.join(sorted(bad))}); refusing to load it"
+        )
+    if not parsed:
+        raise ModelImportError(f"{path} is not a readable PyTorch checkpoint (not a pickle or zip archive)")
+    try:  # second guard: torch's own restricted unpickler
+        raw = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:
         raise ModelImportError(f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__})") from None
     state = raw

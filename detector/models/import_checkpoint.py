@@ -19,13 +19,16 @@ def load_nanodet_checkpoint(path: str | Path, arch: str | None = None) -> OneSta
     if arch not in ARCHITECTURES:
         raise ModelImportError(f"unknown architecture '{arch}' (known: {', '.join(ARCHITECTURES)})")
     model = build_model(arch)
-    result = model.load_state_dict(state, strict=False)
-    missing = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
-    if missing or result.unexpected_keys:
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [k for k in state if k in expected and state[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
         raise ModelImportError(
             f"{path} does not fit {arch}: {len(missing)} missing keys (e.g. {missing[:2]}), "
-            f"{len(result.unexpected_keys)} unexpected (e.g. {result.unexpected_keys[:2]})"
+            f"{len(unexpected)} unexpected (e.g. {unexpected[:2]}), {len(wrong)} of another shape (e.g. {wrong[:2]})"
         )
+    model.load_state_dict(state, strict=False)
     return model.eval()
 
 
