@@ -50,7 +50,11 @@ def test_a_checkpoint_with_pickled_code_is_refused(tmp_path):
 def test_plain_state_dicts_lightning_prefixes_and_safetensors_load(tmp_path):
     from safetensors.torch import save_file
 
-    sd = {"model.backbone.w": torch.ones(2), "avg_model.backbone.w": torch.zeros(2), "model.head.gfl_reg.0.w": torch.ones(1)}
+    sd = {
+        "model.backbone.w": torch.ones(2),
+        "avg_model.backbone.w": torch.zeros(2),
+        "model.head.gfl_reg.0.w": torch.ones(1),
+    }
     torch.save(sd, tmp_path / "plain.pth")
     cleaned = nanodet_state_dict(load_tensors(tmp_path / "plain.pth"))
     assert list(cleaned) == ["backbone.w"] and cleaned["backbone.w"].sum() == 0  # EMA copy preferred

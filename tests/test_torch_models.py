@@ -48,7 +48,8 @@ def test_nanodet_plus_torch_model_reproduces_the_ncnn_network(plus416, tiny_val_
     from detector.models.ncnn_weights import load_ncnn_into
     from detector.preprocess import Preprocessor
 
-    model = load_ncnn_into(build_model("nanodet-plus-m"), need_shared("weights", "nanodet", "nanodet-plus-m_416.param"), 416)
+    param = need_shared("weights", "nanodet", "nanodet-plus-m_416.param")
+    model = load_ncnn_into(build_model("nanodet-plus-m"), param, 416)
     det = Detector.load(plus416)
     x, _ = Preprocessor(det.meta)(read_image(tiny_val_images[0]))
     with torch.no_grad():
