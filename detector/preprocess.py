@@ -32,7 +32,11 @@ class InputTransform:
 
 
 class Preprocessor:
-    """Resizes (stretch or letterbox), orders colours and normalises as the package says."""
+    """Resizes (stretch or letterbox), orders colours and normalises as the package says.
+
+    Normalisation and the HWC->CHW layout run in one OpenCV call (``blobFromImageWithParams``):
+    bit-identical to the numpy expression and about 5x faster (benchmarks/model_speed.py).
+    """
 
     def __init__(self, meta: PackageMeta) -> None:
         self.width, self.height = meta.input_width, meta.input_height
@@ -40,6 +44,13 @@ class Preprocessor:
         self.to_rgb = meta.color == "rgb"
         self.mean = np.asarray(meta.mean, np.float32)
         self.inv_std = (1.0 / np.asarray(meta.std, np.float32)).astype(np.float32)
+        params = cv2.dnn.Image2BlobParams()
+        params.scalefactor = (*(float(v) for v in self.inv_std), 0.0)
+        params.mean = (*(float(v) for v in self.mean), 0.0)
+        params.size = (self.width, self.height)
+        params.swapRB = self.to_rgb
+        params.ddepth = cv2.CV_32F
+        self._blob_params = params
 
     def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, InputTransform]:
         """One HxWx3 uint8 BGR frame -> (3xHxW float32 input, transform)."""
@@ -55,10 +66,6 @@ class Preprocessor:
             px, py = (self.width - nw) // 2, (self.height - nh) // 2
             canvas[py : py + nh, px : px + nw] = resized
             image, tf = canvas, InputTransform(nw / w, nh / h, px, py, w, h)
-        else:
-            image = cv2.resize(frame, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
-            tf = InputTransform(self.width / w, self.height / h, 0.0, 0.0, w, h)
-        if self.to_rgb:
-            image = image[:, :, ::-1]
-        blob = (image.astype(np.float32) - self.mean) * self.inv_std
-        return np.ascontiguousarray(blob.transpose(2, 0, 1)), tf
+        else:  # the blob call resizes with INTER_LINEAR itself
+            image, tf = frame, InputTransform(self.width / w, self.height / h, 0.0, 0.0, w, h)
+        return cv2.dnn.blobFromImageWithParams(image, self._blob_params)[0], tf

@@ -64,3 +64,23 @@ def test_nms_suppresses_within_a_class_only_and_caps_the_count():
     assert batched_nms(boxes, scores, classes, 0.9, 100).tolist() == [0, 1, 2, 3]  # IoU 0.81 < 0.9
     assert batched_nms(boxes, scores, classes, 0.6, 2).tolist() == [0, 2]
     assert batched_nms(boxes[:0], scores[:0], classes[:0], 0.6, 100).tolist() == []
+
+
+def test_in_graph_decoding_gives_the_same_detections(plus320, tiny_val_images, tmp_path):
+    import onnx
+
+    from detector.detector import Detector
+    from detector.graph_decode import add_distance_decoding
+    from detector.images import read_image
+
+    model, meta = add_distance_decoding(onnx.load(str(plus320)))
+    assert meta.output_layout == "gfl_distances"
+    onnx.save(model, tmp_path / "dist.onnx")
+    a, b = Detector.load(plus320, conf=0.2), Detector.load(tmp_path / "dist.onnx", conf=0.2)
+    assert b.backend.infer(np.zeros((1, 3, 320, 320), np.float32)).shape == (1, meta.num_points(), 84)
+    for path in tiny_val_images[:3]:
+        frame = read_image(path)
+        da, db = a(frame), b(frame)
+        assert len(da) == len(db) > 0
+        np.testing.assert_allclose(da.boxes, db.boxes, atol=0.05)
+        assert da.class_ids.tolist() == db.class_ids.tolist()

@@ -1,0 +1,35 @@
+"""Overlay renderer: boxes, labels and scores in stable per-class colours. One function for every sink."""
+
+from __future__ import annotations
+
+import colorsys
+
+import cv2
+import numpy as np
+
+from detector.detections import Detections
+
+
+def class_colour(class_id: int) -> tuple[int, int, int]:
+    """A stable, well-separated BGR colour per class id (golden-ratio hue steps)."""
+    hue = (class_id * 0.618033988749895) % 1.0
+    r, g, b = colorsys.hsv_to_rgb(hue, 0.85, 0.95)
+    return int(b * 255), int(g * 255), int(r * 255)
+
+
+def annotate(frame: np.ndarray, detections: Detections, thickness: int = 2, font_scale: float = 0.5) -> np.ndarray:
+    """Draw ``detections`` onto a copy of ``frame`` (HxWx3 BGR) and return it."""
+    out = frame.copy()
+    labels = detections.labels
+    for i in range(len(detections)):
+        x1, y1, x2, y2 = (int(round(v)) for v in detections.boxes[i])
+        colour = class_colour(int(detections.class_ids[i]))
+        cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness)
+        text = f"{labels[i]} {detections.scores[i]:.2f}"
+        if detections.track_ids is not None:
+            text = f"#{int(detections.track_ids[i])} " + text
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
+        ty = y1 - 4 if y1 - th - base - 4 >= 0 else y1 + th + base + 4
+        cv2.rectangle(out, (x1, ty - th - base), (x1 + tw + 4, ty + base - 2), colour, cv2.FILLED)
+        cv2.putText(out, text, (x1 + 2, ty - 2), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), 1, cv2.LINE_AA)
+    return out
