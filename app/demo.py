@@ -71,9 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     except KestrelError as exc:
         print(f"kestrel: error: {exc}", file=sys.stderr)
         return 2
-    latencies.sort()
+    median_ms = sorted(latencies)[len(latencies) // 2] if latencies else 0.0
     print(f"\nKestrel demo: {det.describe()}")
-    print(f"  {len(images)} images, {sum(counts.values())} detections; median {latencies[len(latencies) // 2]:.1f} ms/img")
+    print(f"  {len(images)} images, {sum(counts.values())} detections; median {median_ms:.1f} ms/img")
     print("  most seen: " + ", ".join(f"{n} x{c}" for n, c in counts.most_common(6)))
     print(f"  annotated images: {out_images}/")
     print(f"  detections (JSON lines): {args.out / 'detections.jsonl'}")
