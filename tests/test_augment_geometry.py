@@ -92,8 +92,8 @@ def test_crowd_regions_and_empty_images_survive_the_pipeline():
         class_names = ("a", "b")
 
         def __init__(self):
-            self.items = [Sample(np.zeros((50, 60, 3), np.uint8)),
-                          Sample(np.zeros((50, 60, 3), np.uint8), [[5, 5, 40, 40]], [1], crowd=[[0, 0, 60, 50]])]  # fmt: skip
+            blank = np.zeros((50, 60, 3), np.uint8)
+            self.items = [Sample(blank), Sample(blank, [[5, 5, 40, 40]], [1], crowd=[[0, 0, 60, 50]])]
 
         def __len__(self):
             return 2

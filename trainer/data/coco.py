@@ -34,7 +34,8 @@ class CocoDataset:
             per_image: dict[int, list] = {im["id"]: [] for im in self.infos}
             for ann in data.get("annotations", []):
                 if ann["image_id"] in per_image:
-                    per_image[ann["image_id"]].append((ann["bbox"], cat_index[ann["category_id"]], ann.get("iscrowd", 0)))
+                    entry = (ann["bbox"], cat_index[ann["category_id"]], ann.get("iscrowd", 0))
+                    per_image[ann["image_id"]].append(entry)
         except (KeyError, TypeError, ValueError) as exc:
             raise KestrelError(f"{self.annotations} is not a COCO detection file ({exc!r})") from None
         self.targets = [per_image[im["id"]] for im in self.infos]

@@ -43,7 +43,9 @@ class YoloDataset:
                 except ValueError:
                     raise KestrelError(f"{label_path}:{lineno}: expected 'class cx cy w h'") from None
                 if not 0 <= cls < len(self.class_names):
-                    raise KestrelError(f"{label_path}:{lineno}: class {int(cls)} outside 0..{len(self.class_names) - 1}")
-                rows.append((cls, (cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h))
+                    last = len(self.class_names) - 1
+                    raise KestrelError(f"{label_path}:{lineno}: class {int(cls)} outside 0..{last}")
+                x1, y1 = (cx - bw / 2) * w, (cy - bh / 2) * h
+                rows.append((cls, x1, y1, x1 + bw * w, y1 + bh * h))
         arr = np.array(rows, np.float32).reshape(-1, 5)
         return Sample(image, arr[:, 1:], arr[:, 0].astype(np.int64), image_id=index)
