@@ -9,15 +9,22 @@ from .package import PackageMeta
 
 def make_points(meta: PackageMeta) -> tuple[np.ndarray, np.ndarray]:
     """Point centres (P x 2, input pixels) and their strides (P), level by level, row-major."""
-    centres, strides = [], []
-    for s in meta.strides:
-        fw, fh = -(-meta.input_width // s), -(-meta.input_height // s)
-        xs = (np.arange(fw, dtype=np.float32) + meta.center_offset) * s
-        ys = (np.arange(fh, dtype=np.float32) + meta.center_offset) * s
+    return grid_points(meta.input_width, meta.input_height, meta.strides, meta.center_offset)
+
+
+def grid_points(
+    width: int, height: int, strides: tuple[int, ...], center_offset: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The point layout shared by the runtime and the trainer: ceil(size / stride) cells per level."""
+    centres, strides_out = [], []
+    for s in strides:
+        fw, fh = -(-width // s), -(-height // s)
+        xs = (np.arange(fw, dtype=np.float32) + center_offset) * s
+        ys = (np.arange(fh, dtype=np.float32) + center_offset) * s
         gx, gy = np.meshgrid(xs, ys)
         centres.append(np.stack([gx.ravel(), gy.ravel()], axis=1))
-        strides.append(np.full(fw * fh, s, np.float32))
-    return np.concatenate(centres), np.concatenate(strides)
+        strides_out.append(np.full(fw * fh, s, np.float32))
+    return np.concatenate(centres), np.concatenate(strides_out)
 
 
 def distribution_to_distance(bins: np.ndarray, reg_max: int) -> np.ndarray:

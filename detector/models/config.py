@@ -43,6 +43,9 @@ class ModelConfig:
     head: HeadConfig = field(default_factory=HeadConfig)
     input_size: int = 320
     center_offset: float = 0.0
+    # Input normalisation on BGR pixels (NanoDet's by default; EfficientNet-Lite was trained on (x-127)/128).
+    mean: tuple[float, float, float] = (103.53, 116.28, 123.675)
+    std: tuple[float, float, float] = (57.375, 57.12, 58.395)
 
 
 NANODET_M = ModelConfig(
@@ -67,6 +70,8 @@ PAPER_G1_LITE0_320 = ModelConfig(
     neck=NeckConfig(name="pan", out_channels=96),
     head=HeadConfig(feat_channels=96, stacked_convs=2, kernel_size=3, strides=(8, 16, 32), reg_max=7, act="relu6"),
     input_size=320,
+    mean=(127.0, 127.0, 127.0),
+    std=(128.0, 128.0, 128.0),
 )
 # Group 5: EfficientNet-Lite1-416, SiLU, GFLv2 (DGQP); pruned 2:4 and distilled by the trainer.
 PAPER_G5_LITE1_416 = ModelConfig(
@@ -76,4 +81,6 @@ PAPER_G5_LITE1_416 = ModelConfig(
     head=HeadConfig(feat_channels=128, stacked_convs=3, kernel_size=3, strides=(8, 16, 32), reg_max=10,
                     act="silu", dgqp=True),
     input_size=416,
+    mean=(127.0, 127.0, 127.0),
+    std=(128.0, 128.0, 128.0),
 )

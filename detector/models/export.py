@@ -34,7 +34,8 @@ def package_meta(model: OneStageDetector, input_size: int, class_names: tuple[st
     return PackageMeta(
         name=name or cfg.name, class_names=tuple(class_names or COCO_CLASSES[: cfg.head.num_classes]),
         input_width=input_size, input_height=input_size, strides=cfg.head.strides,
-        reg_max=cfg.head.reg_max, center_offset=cfg.center_offset, source=source, **overrides,
+        reg_max=cfg.head.reg_max, center_offset=cfg.center_offset, mean=tuple(cfg.mean), std=tuple(cfg.std),
+        source=source, **overrides,
     )  # fmt: skip
 
 

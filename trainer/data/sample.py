@@ -20,6 +20,7 @@ class Sample:
     labels: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int64))
     crowd: np.ndarray = field(default_factory=_empty_boxes)
     image_id: int = -1
+    labeled: bool = True  # False: boxes come from a teacher's pseudo-labels
 
     def __post_init__(self) -> None:
         self.boxes = np.asarray(self.boxes, np.float32).reshape(-1, 4)

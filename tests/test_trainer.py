@@ -1,0 +1,141 @@
+"""The training loop: exact resume, 2:4 masks through training and export, configs, teachers, DDP."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+
+torch = pytest.importorskip("torch", reason="the trainer needs torch")
+
+from tests.conftest import ROOT, need_shared  # noqa: E402
+from tests.trainer_fixtures import TINY_MODEL, tiny_config  # noqa: E402
+from trainer.config import TrainConfig, from_dict, load_config  # noqa: E402
+from trainer.loop import Trainer, collate  # noqa: E402
+from trainer.sparsity import is_eligible, mask_2_of_4  # noqa: E402
+from trainer.typed_config import ConfigError  # noqa: E402
+
+
+def first_batch(trainer: Trainer, epoch: int):
+    trainer.dataset.set_epoch(epoch)
+    return collate([trainer.dataset[i] for i in trainer.batches(epoch)[0]])
+
+
+def test_resume_gives_a_bit_identical_next_step(tmp_path):
+    cfg = from_dict(TrainConfig, tiny_config(tmp_path))
+    a = Trainer(cfg, progress=False)
+    a.run_epoch()
+    a.epoch, a.step_in_epoch = 1, 0
+    a.save()
+    b = Trainer(cfg, progress=False)  # resumes from runs/t/last
+    assert b.global_step == a.global_step > 0
+    for t in (a, b):
+        t.train_step(*first_batch(t, 1))
+    for (name, pa), pb in zip(a.model.state_dict().items(), b.model.state_dict().values(), strict=True):
+        assert torch.equal(pa, pb), name
+    for pa, pb in zip(a.ema.ema.state_dict().values(), b.ema.ema.state_dict().values(), strict=True):
+        assert torch.equal(pa, pb)
+
+
+def test_mask_keeps_the_two_largest_of_every_four_input_channels():
+    w = torch.tensor([[[[0.1]], [[-0.9]], [[0.5]], [[0.2]], [[3.0]], [[-2.0]], [[0.0]], [[1.0]]]])  # (1, 8, 1, 1)
+    mask = mask_2_of_4(w)
+    assert mask.flatten().tolist() == [False, True, True, False, True, True, False, False]
+    conv = torch.nn.Conv2d(32, 16, 3)
+    m = mask_2_of_4(conv.weight)
+    groups = m.permute(0, 2, 3, 1).reshape(-1, 4)
+    assert (groups.sum(1) == 2).all()
+    kept = conv.weight.detach().abs().permute(0, 2, 3, 1).reshape(-1, 4)
+    assert (kept[groups].reshape(-1, 2).min(1).values >= kept[~groups].reshape(-1, 2).max(1).values).all()
+
+
+def test_eligibility_rule_skips_depthwise_stem_and_odd_channels():
+    assert is_eligible(torch.nn.Conv2d(32, 16, 1))
+    assert not is_eligible(torch.nn.Conv2d(32, 32, 3, groups=32))  # depthwise
+    assert not is_eligible(torch.nn.Conv2d(3, 32, 3))  # stem
+    assert not is_eligible(torch.nn.Conv2d(24, 16, 1))  # input channels not a multiple of 16
+    assert not is_eligible(torch.nn.Conv2d(32, 12, 1))  # output channels not a multiple of 8
+
+
+def test_masks_survive_training_ema_bn_folding_and_export(tmp_path):
+    from detector.sparsity_report import sparsity_report
+
+    data = tiny_config(tmp_path, epochs=1)
+    data["sparsity"] = {"enabled": True}
+    trainer = Trainer(from_dict(TrainConfig, data), progress=False)
+    masks = {k: v.clone() for k, v in trainer.masks.items()}
+    assert masks
+    path = trainer.fit()
+    modules = dict(trainer.model.named_modules())
+    ema_modules = dict(trainer.ema.ema.named_modules())
+    for name, mask in masks.items():
+        assert (modules[name].weight[~mask] == 0).all() and (ema_modules[name].weight[~mask] == 0).all()
+        assert (modules[name].weight[mask] != 0).float().mean() > 0.99  # the kept half is still learning
+    rows = [r for r in sparsity_report(path) if r.eligible]
+    assert len(rows) == len(masks) and all(r.compliance == 1.0 for r in rows)
+
+
+def test_config_errors_name_the_bad_field(tmp_path):
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text(yaml.safe_dump({"optim": {"lr": "fast"}}))
+    with pytest.raises(ConfigError, match=r"optim\.lr: expected a number"):
+        load_config(str(cfg_file))
+    cfg_file.write_text(yaml.safe_dump({"optim": {"epoch": 3}}))
+    with pytest.raises(ConfigError, match=r"optim\.epoch: unknown field"):
+        load_config(str(cfg_file))
+    cfg_file.write_text("model: {base: kestrel-lite0-320-relu6-gflv1, head: {dgqp: true}}\n")
+    cfg = load_config(str(cfg_file), ["optim.lr=0.5", "data.augment.mosaic=0"])
+    assert cfg.model_config().head.dgqp and cfg.model_config().backbone.name == "efficientnet_lite0"
+    assert cfg.optim.lr == 0.5 and cfg.data.augment.mosaic == 0.0
+    with pytest.raises(ConfigError, match="not key=value"):
+        load_config(str(cfg_file), ["optim.lr"])
+    cfg_file.write_text("model: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(str(cfg_file))
+
+
+def test_distillation_step_with_a_package_teacher(tmp_path):
+    from detector.models import build_model
+    from detector.models.config import ModelConfig
+    from detector.models.export import export_package, package_meta
+
+    teacher_cfg = from_dict(TrainConfig, {"model": TINY_MODEL}).model_config()
+    assert isinstance(teacher_cfg, ModelConfig)
+    teacher_model = build_model(teacher_cfg)
+    teacher = export_package(teacher_model, package_meta(teacher_model, 64), tmp_path / "teacher.onnx")
+    data = tiny_config(tmp_path)
+    data["distill"] = {"teacher": str(teacher), "weight": 0.5}
+    trainer = Trainer(from_dict(TrainConfig, data), progress=False)
+    stats = trainer.train_step(*first_batch(trainer, 0))
+    assert stats["ld"] > 0 and np.isfinite(stats["loss"])
+
+
+def test_a_teacher_with_other_strides_or_bins_is_refused(tmp_path):
+    from detector.errors import KestrelError
+    from trainer.teacher import Teacher
+
+    teacher = Teacher(need_shared("weights", "nanodet", "nanodet-plus-m_416.param"), torch.device("cpu"), 64)
+    teacher.bind((8, 16, 32), 0.0, 7, 80)  # NanoDet-Plus levels 8/16/32 of its 8/16/32/64
+    out = teacher(torch.zeros(2, 64, 64, 3, dtype=torch.uint8))
+    assert out.shape == (2, 64 + 16 + 4, 80 + 32)
+    with pytest.raises(KestrelError, match="reg_max differs"):
+        teacher.bind((8, 16, 32), 0.0, 10, 80)
+    with pytest.raises(KestrelError, match="centre offsets differ"):
+        teacher.bind((8, 16, 32), 0.5, 7, 80)
+    with pytest.raises(KestrelError, match="not all among"):
+        teacher.bind((4, 8), 0.0, 7, 80)
+
+
+def test_ddp_on_cpu_with_gloo_two_processes(tmp_path):
+    cfg = tiny_config(tmp_path, epochs=1)
+    cfg_file = tmp_path / "ddp.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           "-m", "app.cli", "train", str(cfg_file), "--no-progress"]  # fmt: skip
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "runs" / "t" / "t.onnx").exists()
+    assert result.stdout.count("model package:") == 1  # only rank 0 exports

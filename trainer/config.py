@@ -1,0 +1,123 @@
+"""The training recipe as typed config sections (YOLOX-style: one object gathers the recipe).
+
+A YAML file fills it; ``key=value`` overrides adjust it; every field is validated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from detector.models.config import ModelConfig
+
+from .criterion import LossConfig
+from .data.pipeline import AugmentConfig
+from .typed_config import ConfigError, apply_overrides, from_dict, load_yaml
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    type: Literal["coco", "yolo", "images"] = "coco"
+    annotations: str = ""  # coco: the JSON
+    images: str = ""  # image folder
+    labels: str = ""  # yolo: label folder
+    limit: int = 0  # use only the first N images (0 = all)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    train: list[DatasetConfig] = field(default_factory=list)
+    val: DatasetConfig | None = None
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    epochs: int = 100
+    batch_size: int = 16
+    optimizer: Literal["sgd", "adamw"] = "sgd"
+    lr: float = 0.07
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    warmup_steps: int = 500
+    warmup_ratio: float = 0.01
+    schedule: Literal["cosine", "multistep"] = "cosine"
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.1
+    min_lr_ratio: float = 0.05
+    grad_clip: float = 35.0
+    ema_decay: float = 0.9998  # 0 disables EMA
+    amp: Literal["none", "fp16", "bf16"] = "none"
+    seed: int = 0
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    every: int = 1  # epochs between COCO evaluations (0: only at the end)
+    conf: float = 0.05
+    iou: float = 0.6
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    teacher: str = ""  # a model package (.onnx), an ncnn .param, or a NanoDet checkpoint
+    weight: float = 0.25
+    temperature: float = 10.0
+    pseudo_labels: bool = False  # label unlabeled images with the teacher's detections
+    pseudo_threshold: float = 0.35
+
+
+@dataclass(frozen=True)
+class SparsityConfig:
+    enabled: bool = False  # 2:4 masks from the initial (dense, converged) weights, kept fixed
+    init: str = ""  # dense weights to start from (.safetensors)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    name: str = "run"
+    model: ModelConfig | str = "kestrel-lite0-320-relu6-gflv1"
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    sparsity: SparsityConfig = field(default_factory=SparsityConfig)
+    output: str = "runs"
+    resume: bool = True  # continue from <output>/<name>/last if it exists
+
+    def model_config(self) -> ModelConfig:
+        from detector.models.build import ARCHITECTURES
+
+        if isinstance(self.model, ModelConfig):
+            return self.model
+        if self.model not in ARCHITECTURES:
+            raise ConfigError(f"model: unknown architecture '{self.model}' (known: {', '.join(ARCHITECTURES)})")
+        return ARCHITECTURES[self.model]
+
+
+def load_config(path: str, overrides: list[str] | None = None) -> TrainConfig:
+    data = apply_overrides(load_yaml(path), overrides or [])
+    if isinstance(data.get("model"), dict) and "base" in data["model"]:
+        data["model"] = _merge_base(data["model"])
+    return from_dict(TrainConfig, data)
+
+
+def _merge_base(model: dict) -> dict:
+    """``model: {base: NAME, head: {dgqp: true}}`` -> the named architecture with those fields changed."""
+    import dataclasses
+
+    from detector.models.build import ARCHITECTURES
+
+    base_name = model.pop("base")
+    if base_name not in ARCHITECTURES:
+        raise ConfigError(f"model.base: unknown architecture '{base_name}'")
+    merged = dataclasses.asdict(ARCHITECTURES[base_name])
+    for key, value in model.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged

@@ -1,0 +1,271 @@
+"""The training loop: AMP, EMA, gradient clipping, LD, 2:4 masks, COCO eval, checkpoints, exact resume.
+
+Single process, or one process per device under ``torchrun`` (DDP; gloo on CPU, nccl on GPUs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from detector.detector import Detector
+from detector.errors import KestrelError
+from detector.models import build_model
+from detector.models.export import export_package, package_meta
+from detector.models.torch_backend import TorchBackend
+
+from .checkpointing import load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .criterion import GFLCriterion, Target
+from .data.build import build_source
+from .data.pipeline import AugmentedDataset, ConcatSource, TrainTransform
+from .data.sample import Sample
+from .ema import ModelEMA
+from .optim import build_optimizer, lr_factor
+from .sparsity import apply_masks, compute_masks
+from .teacher import Teacher, pseudo_labels
+
+
+def collate(samples: list[Sample]) -> tuple[torch.Tensor, list[Target], torch.Tensor]:
+    """uint8 BGR images (B, H, W, 3), targets, and which samples carry real labels."""
+    images = torch.from_numpy(np.stack([s.image for s in samples]))
+    targets = [Target(torch.from_numpy(s.boxes), torch.from_numpy(s.labels), torch.from_numpy(s.crowd)) for s in samples]
+    return images, targets, torch.tensor([s.labeled for s in samples])
+
+
+def pick_device(name: str) -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, progress: bool = True) -> None:
+        self.cfg, self.progress = cfg, progress
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.device = pick_device(cfg.optim.device)
+        if self.world > 1:
+            if self.device.type == "cuda":
+                self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            if not dist.is_initialized():
+                dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+        torch.manual_seed(cfg.optim.seed)
+        self.mcfg = cfg.model_config()
+        self.out = Path(cfg.output) / cfg.name
+        self.model = build_model(self.mcfg).to(self.device)
+        if cfg.sparsity.init:
+            from safetensors.torch import load_file
+
+            self.model.load_state_dict(load_file(cfg.sparsity.init))
+        self.masks = compute_masks(self.model) if cfg.sparsity.enabled else {}
+        if self.masks:
+            apply_masks(self.model, self.masks)
+        self.class_names = package_meta(self.model, self.mcfg.input_size).class_names
+        size = self.mcfg.input_size
+        head = self.mcfg.head
+        self.criterion = GFLCriterion(head.num_classes, head.reg_max, head.strides, self.mcfg.center_offset,
+                                      size, size, cfg.loss).to(self.device)  # fmt: skip
+        if not cfg.data.train:
+            raise KestrelError("data.train: no training datasets configured")
+        sources = [build_source(d, self.class_names) for d in cfg.data.train]
+        self.dataset = AugmentedDataset(ConcatSource(sources), TrainTransform(cfg.data.augment, size, size),
+                                        cfg.optim.seed)  # fmt: skip
+        self.has_unlabeled = any(d.type == "images" for d in cfg.data.train)
+        self.teacher = None
+        if cfg.distill.teacher:
+            self.teacher = Teacher(cfg.distill.teacher, self.device, size)
+            self.teacher.bind(head.strides, self.mcfg.center_offset, head.reg_max, head.num_classes)
+        elif self.has_unlabeled:
+            raise KestrelError("unlabeled 'images' datasets need a teacher (distill.teacher)")
+        self.net = self.model
+        if self.world > 1:
+            self.net = torch.nn.parallel.DistributedDataParallel(self.model)
+        self.optimizer = build_optimizer(self.model, cfg.optim)
+        use_fp16 = cfg.optim.amp == "fp16" and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=use_fp16)
+        self.amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(cfg.optim.amp)
+        self.ema = ModelEMA(self.model, cfg.optim.ema_decay) if cfg.optim.ema_decay > 0 else None
+        self.mean = torch.tensor(self.mcfg.mean, device=self.device).view(1, 3, 1, 1)
+        self.std = torch.tensor(self.mcfg.std, device=self.device).view(1, 3, 1, 1)
+        self.steps_per_epoch = len(self.dataset) // (cfg.optim.batch_size * self.world)
+        if self.steps_per_epoch == 0:
+            raise KestrelError(f"{len(self.dataset)} images do not fill one batch of {cfg.optim.batch_size}")
+        self.epoch, self.step_in_epoch, self.global_step, self.best_map = 0, 0, 0, -1.0
+        self.history: list[dict] = []
+        self.writer = None
+        if cfg.resume and (self.out / "last").exists():
+            self.resume()
+
+    # -- state -------------------------------------------------------------------------
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def resume(self) -> None:
+        info = load_checkpoint(self.out / "last", self.model, self.ema.ema if self.ema else None, self.optimizer,
+                               self.scaler)  # fmt: skip
+        self.epoch, self.step_in_epoch = info["epoch"], info["step_in_epoch"]
+        self.global_step, self.best_map, self.history = info["global_step"], info["best_map"], info["history"]
+        if self.ema:
+            self.ema.updates = info["ema_updates"]
+        if self.is_main:
+            print(f"resumed {self.out / 'last'} at epoch {self.epoch}, step {self.step_in_epoch}", file=sys.stderr)
+
+    def save(self, name: str = "last") -> None:
+        if not self.is_main:
+            return
+        info = {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
+                "best_map": self.best_map, "history": self.history, "ema_updates": self.ema.updates if self.ema else 0,
+                "config": dataclasses.asdict(self.cfg)}  # fmt: skip
+        save_checkpoint(self.out / name, self.model, self.ema.ema if self.ema else None, self.optimizer,
+                        self.scaler, info)  # fmt: skip
+
+    def deploy_model(self) -> torch.nn.Module:
+        return self.ema.ema if self.ema else self.model
+
+    # -- one step ----------------------------------------------------------------------
+    def batches(self, epoch: int) -> list[list[int]]:
+        """This rank's batches of epoch ``epoch``: a permutation seeded by (seed, epoch)."""
+        g = torch.Generator().manual_seed(self.cfg.optim.seed * 100003 + epoch)
+        order = torch.randperm(len(self.dataset), generator=g).tolist()[self.rank :: self.world]
+        bs = self.cfg.optim.batch_size
+        return [order[i * bs : (i + 1) * bs] for i in range(self.steps_per_epoch)]
+
+    def train_step(self, images: torch.Tensor, targets: list[Target], labeled: torch.Tensor) -> dict[str, float]:
+        cfg = self.cfg.optim
+        total = cfg.epochs * self.steps_per_epoch
+        lr = cfg.lr * lr_factor(self.global_step, total, self.steps_per_epoch, cfg)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        images = images.to(self.device)
+        targets = [Target(t.boxes.to(self.device), t.labels.to(self.device), t.crowd.to(self.device)) for t in targets]
+        teacher_out = self.teacher(images) if self.teacher is not None else None
+        if teacher_out is not None and not bool(labeled.all()):
+            dets = pseudo_labels(teacher_out, self.teacher.layout, self.cfg.distill.pseudo_threshold)
+            for i in torch.nonzero(~labeled).flatten().tolist():
+                d = dets[i]
+                targets[i] = Target(torch.from_numpy(d.boxes).to(self.device),
+                                    torch.from_numpy(d.class_ids.astype(np.int64)).to(self.device),
+                                    targets[i].crowd)  # fmt: skip
+        x = (images.permute(0, 3, 1, 2).float() - self.mean) / self.std
+        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
+            raw = self.net(x)
+        c = self.mcfg.head.num_classes
+        teacher_bins = teacher_out[..., c:] if teacher_out is not None else None
+        losses = self.criterion(raw, targets, teacher_bins)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(losses["loss"]).backward()
+        if cfg.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        if self.masks:
+            apply_masks(self.model, self.masks)
+        if self.ema is not None:
+            self.ema.update(self.model)
+            if self.masks:
+                apply_masks(self.ema.ema, self.masks)
+        self.global_step += 1
+        return {k: float(v.detach()) for k, v in losses.items()} | {"lr": lr}
+
+    # -- epochs ------------------------------------------------------------------------
+    def fit(self) -> Path | None:
+        cfg = self.cfg
+        if self.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.out / "tb"))
+        try:
+            while self.epoch < cfg.optim.epochs:
+                self.run_epoch()
+                self.epoch, self.step_in_epoch = self.epoch + 1, 0
+                if self.is_main and cfg.data.val and cfg.eval.every and self.epoch % cfg.eval.every == 0:
+                    self.evaluate_and_keep_best()
+                self.save()
+        except KeyboardInterrupt:
+            self.save()
+            print(f"\ninterrupted: saved {self.out / 'last'}; run the same command again to resume", file=sys.stderr)
+            raise
+        finally:
+            if self.writer:
+                self.writer.close()
+        if not self.is_main:
+            return None
+        if cfg.data.val and (not cfg.eval.every or cfg.optim.epochs % cfg.eval.every):
+            self.evaluate_and_keep_best()
+        return self.export_best()
+
+    def run_epoch(self) -> None:
+        self.dataset.set_epoch(self.epoch)
+        batches = self.batches(self.epoch)[self.step_in_epoch :]
+        loader = DataLoader(self.dataset, batch_sampler=batches, collate_fn=collate,
+                            num_workers=self.cfg.data.workers, persistent_workers=False)  # fmt: skip
+        self.model.train()
+        bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{self.cfg.optim.epochs}", unit="batch",
+                   disable=not (self.progress and self.is_main), file=sys.stderr, initial=self.step_in_epoch,
+                   total=self.steps_per_epoch)  # fmt: skip
+        t0 = time.perf_counter()
+        for images, targets, labeled in bar:
+            stats = self.train_step(images, targets, labeled)
+            self.step_in_epoch += 1
+            rate = len(images) * self.world / max(time.perf_counter() - t0, 1e-9)
+            t0 = time.perf_counter()
+            bar.set_postfix(loss=f"{stats['loss']:.3f}", qfl=f"{stats['qfl']:.3f}", giou=f"{stats['giou']:.3f}",
+                            lr=f"{stats['lr']:.2e}", img_s=f"{rate:.1f}")  # fmt: skip
+            if self.writer:
+                for key, value in stats.items():
+                    self.writer.add_scalar(f"train/{key}", value, self.global_step)
+
+    # -- evaluation and export ----------------------------------------------------------------
+    def evaluate(self) -> dict[str, float]:
+        from .coco_eval import CocoSplit, evaluate
+
+        val = self.cfg.data.val
+        meta = package_meta(self.model, self.mcfg.input_size, self.class_names)
+        detector = Detector(TorchBackend(self.deploy_model(), meta, self.device), conf=self.cfg.eval.conf,
+                            iou=self.cfg.eval.iou, max_det=100)  # fmt: skip
+        return evaluate(detector, CocoSplit(Path(val.annotations), Path(val.images)), val.limit or None,
+                        progress=self.progress)  # fmt: skip
+
+    def evaluate_and_keep_best(self) -> dict[str, float]:
+        metrics = self.evaluate()
+        self.history.append({"epoch": self.epoch, "step": self.global_step, **metrics})
+        if self.writer:
+            for key, value in metrics.items():
+                self.writer.add_scalar(f"val/{key}", value, self.global_step)
+        print(f"epoch {self.epoch}: mAP {metrics['mAP']:.4f} AP50 {metrics['AP50']:.4f}", file=sys.stderr)
+        if metrics["mAP"] > self.best_map:
+            self.best_map = metrics["mAP"]
+            from safetensors.torch import save_file
+
+            state = {k: v.detach().contiguous().cpu() for k, v in self.deploy_model().state_dict().items()}
+            save_file(state, str(self.out / "best.safetensors"))
+        return metrics
+
+    def export_best(self) -> Path:
+        from safetensors.torch import load_file
+
+        model = build_model(dataclasses.replace(self.mcfg, backbone=dataclasses.replace(self.mcfg.backbone,
+                                                                                        pretrained=False)))
+        best = self.out / "best.safetensors"
+        model.load_state_dict(load_file(str(best)) if best.exists() else self.deploy_model().state_dict())
+        meta = package_meta(model, self.mcfg.input_size, self.class_names, name=self.cfg.name,
+                            source=f"kestrel train {self.cfg.name}",
+                            extra={"best_mAP": round(self.best_map, 4), "history": self.history[-5:]})  # fmt: skip
+        path = export_package(model, meta, self.out / f"{self.cfg.name}.onnx")
+        print(f"exported {path}", file=sys.stderr)
+        return path
