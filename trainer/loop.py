@@ -39,7 +39,9 @@ from .teacher import Teacher, pseudo_labels
 def collate(samples: list[Sample]) -> tuple[torch.Tensor, list[Target], torch.Tensor]:
     """uint8 BGR images (B, H, W, 3), targets, and which samples carry real labels."""
     images = torch.from_numpy(np.stack([s.image for s in samples]))
-    targets = [Target(torch.from_numpy(s.boxes), torch.from_numpy(s.labels), torch.from_numpy(s.crowd)) for s in samples]
+    targets = [
+        Target(torch.from_numpy(s.boxes), torch.from_numpy(s.labels), torch.from_numpy(s.crowd)) for s in samples
+    ]
     return images, targets, torch.tensor([s.labeled for s in samples])
 
 
@@ -159,7 +161,8 @@ class Trainer:
                                     torch.from_numpy(d.class_ids.astype(np.int64)).to(self.device),
                                     targets[i].crowd)  # fmt: skip
         x = (images.permute(0, 3, 1, 2).float() - self.mean) / self.std
-        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
+        amp = self.amp_dtype is not None
+        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=amp):
             raw = self.net(x)
         c = self.mcfg.head.num_classes
         teacher_bins = teacher_out[..., c:] if teacher_out is not None else None

@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     for r in rows:
         if r.eligible or args.all:
             shape = "x".join(map(str, r.shape))
-            print(f"{r.name[:40]:40s} {shape:22s} {'yes' if r.eligible else 'no':8s} {r.compliance:6.2f} {r.zeros:6.2f}")
+            yes = "yes" if r.eligible else "no"
+            print(f"{r.name[:40]:40s} {shape:22s} {yes:8s} {r.compliance:6.2f} {r.zeros:6.2f}")
     print(f"{len(sparse)} of {len(eligible)} eligible layers are 2:4 sparse ({len(rows)} weight layers in all)")
     return 0
