@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -139,3 +140,38 @@ def test_ddp_on_cpu_with_gloo_two_processes(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "runs" / "t" / "t.onnx").exists()
     assert result.stdout.count("model package:") == 1  # only rank 0 exports
+
+
+def test_dgqp_head_outputs_a_quality_weighted_score_and_learns():
+    from detector.models import build_model
+    from detector.models.config import PAPER_G5_LITE1_416
+
+    cfg = dataclasses.replace(PAPER_G5_LITE1_416, backbone=dataclasses.replace(PAPER_G5_LITE1_416.backbone,
+                                                                               pretrained=False), input_size=128)
+    model = build_model(cfg)
+    raw = model(torch.randn(1, 3, 128, 128))
+    assert raw.shape == (1, 16 * 16 + 8 * 8 + 4 * 4, 80 + 4 * 11)
+    score = raw[..., :80].sigmoid()
+    assert (score > 0).all() and (score < 1).all()
+    raw[..., :80].sum().backward()
+    assert model.head.dgqp[0].reg_conf[0].weight.grad.abs().sum() > 0  # quality branch gets gradient
+
+
+def test_fused_models_have_no_batch_norm():
+    from detector.models import ARCHITECTURES, build_model
+
+    model = build_model(dataclasses.replace(ARCHITECTURES["nanodet-plus-m"], fused=True))
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+
+
+def test_augment_preview_writes_a_grid(tmp_path, capsys):
+    import cv2
+
+    from app.cli import main
+
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text(yaml.safe_dump(tiny_config(tmp_path)))
+    out = tmp_path / "grid.png"
+    assert main(["augment-preview", str(cfg_file), "-o", str(out), "--count", "6"]) == 0
+    grid = cv2.imread(str(out))
+    assert grid.shape == (2 * 64, 4 * 64, 3)

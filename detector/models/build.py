@@ -60,4 +60,9 @@ def build_model(config: ModelConfig | str) -> OneStageDetector:
     cfg = ARCHITECTURES[config] if isinstance(config, str) else config
     backbone = build_backbone(cfg)
     neck = build_neck(cfg, backbone.out_channels)
-    return OneStageDetector(cfg, backbone, neck, build_head(cfg, neck.out_channels))
+    model = OneStageDetector(cfg, backbone, neck, build_head(cfg, neck.out_channels))
+    if cfg.fused:
+        from .fuse import fuse_model
+
+        fuse_model(model.eval()).train()
+    return model

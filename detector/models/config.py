@@ -46,6 +46,7 @@ class ModelConfig:
     # Input normalisation on BGR pixels (NanoDet's by default; EfficientNet-Lite was trained on (x-127)/128).
     mean: tuple[float, float, float] = (103.53, 116.28, 123.675)
     std: tuple[float, float, float] = (57.375, 57.12, 58.395)
+    fused: bool = False  # BN folded into the convs (to fine-tune weights that arrive fused, e.g. from ncnn)
 
 
 NANODET_M = ModelConfig(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from detector.errors import KestrelError
-
 from ..config import DatasetConfig
 from .coco import CocoDataset
 from .folder import ImageFolderSource
@@ -24,10 +22,7 @@ class Subset:
 
 def build_source(cfg: DatasetConfig, class_names: tuple[str, ...]) -> SampleSource:
     if cfg.type == "coco":
-        source = CocoDataset(cfg.annotations, cfg.images)
-        if len(source.class_names) != len(class_names):
-            raise KestrelError(f"{cfg.annotations} has {len(source.class_names)} classes, the model {len(class_names)}")
-        source.class_names = tuple(class_names)
+        source = CocoDataset(cfg.annotations, cfg.images, class_names)
     elif cfg.type == "yolo":
         source = YoloDataset(cfg.images, cfg.labels, class_names)
     else:
