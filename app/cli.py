@@ -7,9 +7,19 @@ import sys
 
 from detector.errors import KestrelError
 
-from .commands import augment_cmd, detect_cmd, eval_cmd, import_cmd, info_cmd, sparsity_cmd, train_cmd
+from .commands import (
+    augment_cmd,
+    detect_cmd,
+    doctor_cmd,
+    eval_cmd,
+    export_cmd,
+    import_cmd,
+    info_cmd,
+    sparsity_cmd,
+    train_cmd,
+)
 
-COMMANDS = (import_cmd, eval_cmd, detect_cmd, info_cmd, train_cmd, sparsity_cmd, augment_cmd)
+COMMANDS = (import_cmd, eval_cmd, detect_cmd, info_cmd, train_cmd, sparsity_cmd, augment_cmd, export_cmd, doctor_cmd)
 
 EPILOG = """examples:
   kestrel import ../shared/weights/nanodet/nanodet-plus-m_416.param -o models/plus416.onnx

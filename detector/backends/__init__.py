@@ -7,10 +7,15 @@ from pathlib import Path
 from ..errors import BackendError
 from .base import Backend
 from .onnxruntime_backend import OnnxRuntimeBackend
+from .tensorrt_backend import TensorRTBackend
+from .torch_cuda_backend import TorchCudaBackend
 
-BACKENDS: dict[str, type[Backend]] = {OnnxRuntimeBackend.name: OnnxRuntimeBackend}
-# ``auto`` takes the first available, fastest first. GPU backends register ahead of onnxruntime.
-AUTO_ORDER: list[str] = [OnnxRuntimeBackend.name]
+BACKENDS: dict[str, type[Backend]] = {
+    b.name: b for b in (TensorRTBackend, TorchCudaBackend, OnnxRuntimeBackend)
+}
+# ``auto`` takes the first available: TensorRT, then PyTorch on CUDA, then ONNX Runtime on the CPU.
+# Each ``available()`` looks for an NVIDIA device before importing anything heavy (no torch on CPU hosts).
+AUTO_ORDER: list[str] = [TensorRTBackend.name, TorchCudaBackend.name, OnnxRuntimeBackend.name]
 
 
 def choose_backend(name: str) -> type[Backend]:

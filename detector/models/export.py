@@ -39,6 +39,16 @@ def package_meta(model: OneStageDetector, input_size: int, class_names: tuple[st
     )  # fmt: skip
 
 
+def slim(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """Fold shape arithmetic and TF "same" pads into plain Convs (timm's tf_ EfficientNet-Lite exports
+    ~700 nodes, ~145 after): the graph runs faster and FP16/TensorRT converters get a clean graph."""
+    try:
+        import onnxslim
+    except ImportError:
+        return proto
+    return onnxslim.slim(proto)
+
+
 def export_package(model: OneStageDetector, meta: PackageMeta, path: str | Path, fuse: bool = True) -> Path:
     """Write ``model`` (BN folded unless ``fuse`` is False) as a model package at ``path``."""
     model = copy.deepcopy(model).cpu().float().eval()
@@ -51,7 +61,7 @@ def export_package(model: OneStageDetector, meta: PackageMeta, path: str | Path,
             _Scored(model), (dummy,), buffer, input_names=["images"], output_names=["output"],
             dynamic_axes={"images": {0: "batch"}, "output": {0: "batch"}}, opset_version=17, dynamo=False,
         )  # fmt: skip
-    proto = onnx.load_from_string(buffer.getvalue())
+    proto = slim(onnx.load_from_string(buffer.getvalue()))
     write_meta(proto, meta)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
