@@ -54,7 +54,7 @@ def parity(model: Path, blobs: list[np.ndarray]) -> list[dict]:
             if len(points):
                 diff = np.abs(decoder.boxes_at(got, points) - decoder.boxes_at(want, points)).max()
                 box_diff = max(box_diff, float(diff))
-        rows.append({"backend": name, "images": len(blobs), "max_score_diff": round(score_diff, 5),
+        rows.append({"backend": backend.describe(), "images": len(blobs), "max_score_diff": round(score_diff, 5),
                      "max_box_diff_px": round(box_diff, 3)})  # fmt: skip
     return rows
 
@@ -77,9 +77,10 @@ def latency(packages: dict[str, Path], blob: np.ndarray) -> list[dict]:
     for label, package in packages.items():
         for batch_size in (1, 8):
             batch = np.repeat(blob[None], batch_size, axis=0)
-            for name, options in VARIANTS.items():
-                rows.append({"model": label, "backend": name, "batch": batch_size,
-                             **time_backend(TorchCudaBackend(package, **options), batch)})  # fmt: skip
+            for options in VARIANTS.values():
+                backend = TorchCudaBackend(package, **options)
+                timing = time_backend(backend, batch)
+                rows.append({"model": label, "backend": backend.describe(), "batch": batch_size, **timing})
             if importlib.util.find_spec("tensorrt"):
                 from detector.backends.tensorrt_backend import TensorRTBackend
 

@@ -48,3 +48,25 @@ def name_unnamed_nodes(model) -> object:
             node.name = candidate
             taken.add(candidate)
     return model
+
+
+def specialise_batch(model, batch: int) -> object:
+    """The same graph with a fixed batch size and its shape arithmetic folded to constants
+    (ONNX Runtime's basic, standard-ops-only optimisations: constant folding, redundant nodes)."""
+    import os
+    import tempfile
+
+    import onnx
+    import onnxruntime as ort
+
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    for value in (*model.graph.input, *model.graph.output):
+        value.type.tensor_type.shape.dim[0].dim_value = batch
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = os.path.join(tmp, "in.onnx"), os.path.join(tmp, "out.onnx")
+        onnx.save(model, src)
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        opts.optimized_model_filepath = dst
+        ort.InferenceSession(src, opts, providers=["CPUExecutionProvider"])
+        return onnx.load(dst)

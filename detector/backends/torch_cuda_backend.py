@@ -33,21 +33,48 @@ class TorchCudaBackend(Backend):
             from onnx2torch import convert
         except ImportError as exc:
             raise BackendError(f"the torch-cuda backend needs torch and onnx2torch ({exc})") from None
-        from ..onnx_graph import fill_clip_bounds
-
-        self.torch = torch
-        model = onnx.load(str(path))
-        self._meta: PackageMeta = meta_from_props({p.key: p.value for p in model.metadata_props}, str(path))
+        self.torch, self.convert = torch, convert
+        self.onnx_model = onnx.load(str(path))
+        self._meta: PackageMeta = meta_from_props({p.key: p.value for p in self.onnx_model.metadata_props}, str(path))
         self.device = torch.device(device)
         on_gpu = self.device.type == "cuda"
         self.fp16, self.cuda_graphs = fp16 and on_gpu, cuda_graphs and on_gpu
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        module = convert(fill_clip_bounds(model)).eval().to(self.device)
-        if self.fp16:
-            module = module.half()
-        self.module = module.to(memory_format=self.memory_format)
         self.dtype = torch.float16 if self.fp16 else torch.float32
+        if on_gpu and not self.fp16:  # true FP32: cuDNN and cuBLAS would otherwise round to TF32 on Ampere+
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
+        self.modules: dict[int, object] = {}
         self.graphs: dict[int, tuple] = {}
+        self.graph_error = ""
+
+    def module_for(self, batch: int):
+        """A torch module of the graph specialised to ``batch`` (shape arithmetic folded away)."""
+        if batch not in self.modules:
+            from ..onnx_graph import fill_clip_bounds, specialise_batch
+
+            graph = fill_clip_bounds(specialise_batch(self.onnx_model, batch))
+            module = self.convert(graph).eval().to(self.device)
+            if self.fp16:
+                module = module.half()
+            module = module.to(memory_format=self.memory_format)
+            if self.device.type == "cuda":
+                self._host_constants(module)
+            self.modules[batch] = module
+        return self.modules[batch]
+
+    def _host_constants(self, module) -> None:
+        """onnx2torch's Reshape/Slice/Resize/Split/TopK read their constant shapes, indices and scales on
+        the host; left in device memory each read is a synchronisation, which CUDA-graph capture forbids."""
+        host_ops = ("Reshape", "Slice", "Resize", "Split", "TopK", "Expand", "Tile", "Unsqueeze", "Squeeze")
+        for node in module.graph.nodes:
+            if node.op != "get_attr" or not node.users:
+                continue
+            consumers = [type(module.get_submodule(u.target)).__name__ for u in node.users if u.op == "call_module"]
+            if len(consumers) == len(node.users) and all(any(op in c for op in host_ops) for c in consumers):
+                owner_name, _, attr = node.target.rpartition(".")
+                owner = module.get_submodule(owner_name) if owner_name else module
+                owner._buffers[attr] = owner._buffers[attr].cpu()
 
     @classmethod
     def available(cls) -> bool:
@@ -64,7 +91,7 @@ class TorchCudaBackend(Backend):
 
     def _run(self, x):
         with self.torch.inference_mode():
-            return self.module(x).float()
+            return self.module_for(x.shape[0])(x).float()
 
     def _graph_for(self, shape: tuple[int, ...]):
         torch = self.torch
@@ -89,10 +116,15 @@ class TorchCudaBackend(Backend):
         x = torch.from_numpy(batch).to(self.device, non_blocking=True).to(self.dtype)
         x = x.contiguous(memory_format=self.memory_format)
         if self.cuda_graphs:
-            graph, static_in, static_out = self._graph_for(tuple(x.shape))
-            static_in.copy_(x)
-            graph.replay()
-            return static_out.cpu().numpy()
+            try:
+                graph, static_in, static_out = self._graph_for(tuple(x.shape))
+            except RuntimeError as exc:  # capture refused by an op: run eagerly from now on, and say why
+                self.cuda_graphs, self.graph_error = False, str(exc).splitlines()[0]
+                torch.cuda.synchronize()
+            else:
+                static_in.copy_(x)
+                graph.replay()
+                return static_out.cpu().numpy()
         return self._run(x).cpu().numpy()
 
     def describe(self) -> str:
@@ -101,4 +133,6 @@ class TorchCudaBackend(Backend):
             flags.append("channels-last")
         if self.cuda_graphs:
             flags.append("CUDA graphs")
+        elif self.graph_error:
+            flags.append(f"CUDA graphs failed: {self.graph_error}")
         return f"torch-cuda ({', '.join(flags)})"
