@@ -175,3 +175,9 @@ def test_augment_preview_writes_a_grid(tmp_path, capsys):
     assert main(["augment-preview", str(cfg_file), "-o", str(out), "--count", "6"]) == 0
     grid = cv2.imread(str(out))
     assert grid.shape == (2 * 64, 4 * 64, 3)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_recipe_is_valid(path):
+    cfg = load_config(str(path))
+    assert cfg.model_config().name and cfg.data.train and cfg.optim.epochs > 0
