@@ -15,11 +15,16 @@ from .commands import (
     export_cmd,
     import_cmd,
     info_cmd,
+    replay_cmd,
+    run_cmd,
     sparsity_cmd,
     train_cmd,
 )
 
-COMMANDS = (import_cmd, eval_cmd, detect_cmd, info_cmd, train_cmd, sparsity_cmd, augment_cmd, export_cmd, doctor_cmd)
+COMMANDS = (
+    run_cmd, replay_cmd, import_cmd, eval_cmd, detect_cmd, info_cmd, train_cmd, sparsity_cmd, augment_cmd,
+    export_cmd, doctor_cmd,
+)  # fmt: skip
 
 EPILOG = """examples:
   kestrel import ../shared/weights/nanodet/nanodet-plus-m_416.param -o models/plus416.onnx

@@ -33,3 +33,19 @@ def annotate(frame: np.ndarray, detections: Detections, thickness: int = 2, font
         cv2.rectangle(out, (x1, ty - th - base), (x1 + tw + 4, ty + base - 2), colour, cv2.FILLED)
         cv2.putText(out, text, (x1 + 2, ty - 2), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), 1, cv2.LINE_AA)
     return out
+
+
+def draw_hud(image: np.ndarray, lines: list[str], font_scale: float = 0.5) -> np.ndarray:
+    """Text lines on a dark translucent box in the top-left corner, in place."""
+    if not lines:
+        return image
+    sizes = [cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)[0] for t in lines]
+    line_h = max(h for _, h in sizes) + 8
+    w, h = max(w for w, _ in sizes) + 12, line_h * len(lines) + 6
+    w, h = min(w, image.shape[1]), min(h, image.shape[0])
+    roi = image[:h, :w]
+    roi[...] = (roi.astype(np.uint16) * 2 // 5).astype(np.uint8)
+    for i, text in enumerate(lines):
+        cv2.putText(image, text, (6, (i + 1) * line_h), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (255, 255, 255), 1,
+                    cv2.LINE_AA)  # fmt: skip
+    return image

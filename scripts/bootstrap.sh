@@ -14,7 +14,7 @@ debs=(
   python3-venv python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-x gstreamer1.0-rtsp
-  libgirepository1.0-dev libcairo2-dev pkg-config
+  libgirepository1.0-dev libcairo2-dev pkg-config opencv-doc
 )
 missing=()
 for p in "${debs[@]}"; do
@@ -42,5 +42,9 @@ if [ ! -f "$stamp" ] || [ "$here/pyproject.toml" -nt "$stamp" ]; then
   [ -n "$extras" ] && spec="$here[$extras]"
   echo "bootstrap: installing kestrel-vision${extras:+[$extras]} into $venv (torch takes a minute or two)"
   "$venv/bin/python" -m pip install -q -e "$spec"
+  # Debian's gst-python overrides (Gst.Fraction, buffer mapping helpers) into the venv's gi package.
+  gi_dir=$("$venv/bin/python" -c "import gi, os; print(os.path.dirname(gi.__file__))")
+  cp -f /usr/lib/python3/dist-packages/gi/overrides/Gst*.py /usr/lib/python3/dist-packages/gi/overrides/_gi_gst*.so \
+    "$gi_dir/overrides/" 2>/dev/null || echo "bootstrap: Debian's Gst overrides not found (python3-gst-1.0)"
   touch "$stamp"
 fi

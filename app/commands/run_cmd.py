@@ -1,0 +1,97 @@
+"""kestrel run: headless processing of a video source — detections, annotated recording, events."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from detector.detector import Detector
+from detector.errors import KestrelError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="process a video source headless (files, RTSP, cameras)",
+        description="Run the detector over a video source. SOURCE is a file, a URI, rtsp://[user:pass@]host/path, "
+        "/dev/videoN (or v4l2:/dev/videoN), or 'test' for a test pattern. Live sources drop frames when the "
+        "model is slower than the source (latency stays flat) and reconnect with backoff; files lose "
+        "nothing. Ctrl-C (or SIGTERM) stops cleanly and finalises every output.",
+    )
+    p.add_argument("source", help="video file, URI, RTSP URL, /dev/videoN or 'test'")
+    p.add_argument("--model", type=Path, help="model package (default: the bundled default model)")
+    p.add_argument("--save", type=Path, help="annotated recording (.mkv, .ts or .mp4; stays playable if killed)")
+    p.add_argument("--events", type=Path, help="JSON-lines detection events (one line per frame with detections)")
+    p.add_argument("--conf", type=float, default=0.35, help="score threshold (default 0.35)")
+    p.add_argument("--iou", type=float, default=0.6, help="NMS IoU threshold (default 0.6)")
+    p.add_argument("--classes", nargs="*", help="keep only these classes (names or ids)")
+    p.add_argument("--backend", default="auto", help="inference backend (default auto)")
+    p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: until the source ends)")
+    p.add_argument("--rtsp-udp", action="store_true", help="RTSP over UDP instead of TCP")
+    p.add_argument("--rtsp-latency", type=int, default=200, help="RTSP jitter buffer in ms (default 200)")
+    p.add_argument("--no-reconnect", action="store_true", help="live sources: stop at the first drop")
+    p.add_argument("--no-hud", action="store_true", help="no FPS/latency overlay in the recording")
+    p.set_defaults(handler=run)
+
+
+def default_model() -> Path:
+    from ..demo import ROOT
+    from ..demo import default_model as demo_model
+
+    bundled = ROOT / "assets" / "kestrel-default.onnx"
+    return bundled if bundled.exists() else demo_model(ROOT / "build" / "models")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..capture.spec import SourceSpec
+    from ..overlay import annotate, draw_hud
+    from ..pipeline import Pipeline
+    from ..sinks.adapters import EventSink, RecordingSink
+
+    spec = SourceSpec.parse(args.source)
+    detector = Detector.load(args.model or default_model(), args.backend, conf=args.conf, iou=args.iou,
+                             classes=args.classes)  # fmt: skip
+    sinks = []
+    if args.save:
+        sinks.append(RecordingSink(args.save))
+    if args.events:
+        sinks.append(EventSink(args.events))
+
+    def draw(frame, dets, pipeline):
+        if not args.save:
+            return None
+        image = annotate(frame.image, dets)
+        if not args.no_hud:
+            det = pipeline.stats["detect"]
+            draw_hud(image, [f"{det.fps:5.1f} fps  {det.latency_ms:5.1f} ms", f"{len(dets)} objects"])
+        return image
+
+    options = {"rtsp_tcp": not args.rtsp_udp, "rtsp_latency_ms": args.rtsp_latency}
+    pipeline = Pipeline(spec, detector, sinks, annotate=draw, max_frames=args.max_frames,
+                        reconnect=not args.no_reconnect, capture_options=options)  # fmt: skip
+    previous = {s: signal.signal(s, lambda *_: pipeline.stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    print(f"kestrel run: {spec.name} with {detector.describe()}", file=sys.stderr)
+    try:
+        summary = pipeline.run()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    print_summary(summary, args)
+    if summary.error:
+        raise KestrelError(summary.error)
+    return 0
+
+
+def print_summary(summary, args: argparse.Namespace) -> None:
+    rate = summary.frames / max(summary.seconds, 1e-9)
+    print(f"processed {summary.frames} frames in {summary.seconds:.1f} s ({rate:.1f} fps), "
+          f"dropped {summary.dropped}, reconnects {summary.reconnects}")  # fmt: skip
+    for st in summary.stages:
+        print(f"  {st.name:8s} {st.count:6d} items  {st.fps:6.1f}/s  {st.latency_ms:7.2f} ms each")
+    if summary.classes:
+        print("  seen: " + ", ".join(f"{n} x{c}" for n, c in summary.classes.most_common(8)))
+    for label, path in (("recording", args.save), ("events", args.events)):
+        if path:
+            print(f"  {label}: {path}")

@@ -1,0 +1,35 @@
+"""GStreamer, initialised once, with a clear error when the bindings are missing."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from detector.errors import KestrelError
+
+
+@cache
+def gst():
+    try:
+        import gi
+
+        gi.require_version("Gst", "1.0")
+        from gi.repository import Gst
+    except (ImportError, ValueError) as exc:
+        raise KestrelError(
+            f"GStreamer's Python bindings are missing ({exc}); on Debian: apt-get install python3-gst-1.0 "
+            "gstreamer1.0-plugins-{base,good,bad,ugly} gstreamer1.0-libav, then pip install PyGObject==3.50.2"
+        ) from None
+    Gst.init(None)
+    return Gst
+
+
+def pop_error(bus, timeout_ns: int = 0) -> tuple[str, str] | None:
+    """(message, debug) of the next ERROR on the bus, or ("eos", "") at end of stream, or None."""
+    Gst = gst()
+    msg = bus.timed_pop_filtered(timeout_ns, Gst.MessageType.ERROR | Gst.MessageType.EOS)
+    if msg is None:
+        return None
+    if msg.type == Gst.MessageType.EOS:
+        return ("eos", "")
+    err, debug = msg.parse_error()
+    return (err.message, debug or "")

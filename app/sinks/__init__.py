@@ -1,0 +1,1 @@
+"""Where annotated frames and detections go: recordings, event logs, RTSP re-streams."""
