@@ -10,6 +10,7 @@ from detector.errors import KestrelError
 from .commands import (
     augment_cmd,
     detect_cmd,
+    devices_cmd,
     doctor_cmd,
     eval_cmd,
     export_cmd,
@@ -23,7 +24,7 @@ from .commands import (
 
 COMMANDS = (
     run_cmd, replay_cmd, import_cmd, eval_cmd, detect_cmd, info_cmd, train_cmd, sparsity_cmd, augment_cmd,
-    export_cmd, doctor_cmd,
+    export_cmd, doctor_cmd, devices_cmd,
 )  # fmt: skip
 
 EPILOG = """examples:

@@ -185,3 +185,21 @@ def test_recorder_refuses_unknown_containers(tmp_path):
 def test_capture_error_type():
     with pytest.raises(CaptureError):
         GstCapture(SourceSpec("file", "/nonexistent/file.mp4", False)).open()
+
+
+def test_annotated_rtsp_restream_can_be_watched(model, tmp_path):
+    port = free_port()
+    run = subprocess.Popen([sys.executable, "-m", "app.cli", "run", "test", "--model", str(model), "--rtsp-out",
+                            str(port), "--max-frames", "450"], cwd=ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        time.sleep(3)
+        cap = GstCapture(SourceSpec.parse(f"rtsp://127.0.0.1:{port}/kestrel"), open_timeout_s=20).open()
+        frames = [cap.read(timeout_s=10) for _ in range(20)]
+        cap.close()
+    finally:
+        run.send_signal(signal.SIGINT)
+        out, err = run.communicate(timeout=60)
+    assert all(f is not None for f in frames)
+    assert frames[0].image.shape == (360, 640, 3)  # the test pattern's size, re-encoded
+    assert run.returncode == 0, err

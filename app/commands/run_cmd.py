@@ -28,6 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--iou", type=float, default=0.6, help="NMS IoU threshold (default 0.6)")
     p.add_argument("--classes", nargs="*", help="keep only these classes (names or ids)")
     p.add_argument("--backend", default="auto", help="inference backend (default auto)")
+    p.add_argument("--rtsp-out", type=int, metavar="PORT",
+                   help="re-stream the annotated video at rtsp://127.0.0.1:PORT/kestrel")
     p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: until the source ends)")
     p.add_argument("--rtsp-udp", action="store_true", help="RTSP over UDP instead of TCP")
     p.add_argument("--rtsp-latency", type=int, default=200, help="RTSP jitter buffer in ms (default 200)")
@@ -58,9 +60,14 @@ def run(args: argparse.Namespace) -> int:
         sinks.append(RecordingSink(args.save))
     if args.events:
         sinks.append(EventSink(args.events))
+    if args.rtsp_out:
+        from ..sinks.rtsp_out import RtspOutSink
+
+        sinks.append(RtspOutSink(args.rtsp_out))
+        print(f"re-streaming at {sinks[-1].url}", file=sys.stderr)
 
     def draw(frame, dets, pipeline):
-        if not args.save:
+        if not (args.save or args.rtsp_out):
             return None
         image = annotate(frame.image, dets)
         if not args.no_hud:

@@ -1,0 +1,33 @@
+"""Video capture devices through Gst.DeviceMonitor (V4L2 cameras and whatever else GStreamer finds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..gst import gst
+
+
+@dataclass(frozen=True)
+class VideoDevice:
+    name: str
+    path: str  # what `kestrel run` takes, e.g. /dev/video0
+    caps: str  # a short summary of the formats it offers
+
+
+def list_video_devices() -> list[VideoDevice]:
+    Gst = gst()
+    monitor = Gst.DeviceMonitor.new()
+    monitor.add_filter("Video/Source", None)
+    if not monitor.start():
+        return []
+    try:
+        devices = []
+        for dev in monitor.get_devices():
+            props = dev.get_properties()
+            path = props.get_string("device.path") or props.get_string("api.v4l2.path") or "" if props else ""
+            caps = dev.get_caps()
+            summary = caps.to_string()[:120] if caps is not None else ""
+            devices.append(VideoDevice(dev.get_display_name(), path, summary))
+        return devices
+    finally:
+        monitor.stop()
