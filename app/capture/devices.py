@@ -24,7 +24,7 @@ def list_video_devices() -> list[VideoDevice]:
         devices = []
         for dev in monitor.get_devices():
             props = dev.get_properties()
-            path = props.get_string("device.path") or props.get_string("api.v4l2.path") or "" if props else ""
+            path = (props.get_string("device.path") or props.get_string("api.v4l2.path") or "") if props else ""
             caps = dev.get_caps()
             summary = caps.to_string()[:120] if caps is not None else ""
             devices.append(VideoDevice(dev.get_display_name(), path, summary))

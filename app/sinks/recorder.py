@@ -48,6 +48,7 @@ class Recorder:
             f"appsrc name=src is-live=false format=time do-timestamp=false block=true "
             f"max-bytes={width * height * 3 * 8} "
             f"caps=video/x-raw,format=BGR,width={width},height={height},framerate={num}/{den} ! videoconvert ! "
+            "video/x-raw,format=I420 ! "
             f"{encoder_element(fps, kbps)} ! h264parse ! {mux} ! "
             f"filesink location=\"{location}\" sync=false buffer-mode=unbuffered"
         )

@@ -59,6 +59,7 @@ class RtspOutSink(Sink):
             self.factory.set_launch(
                 f"( appsrc name=src is-live=true format=time do-timestamp=false "
                 f"caps=video/x-raw,format=BGR,width={w},height={h},framerate=30/1 ! videoconvert ! "
+                "video/x-raw,format=I420 ! "
                 "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! rtph264pay name=pay0 pt=96 )"
             )
         with self.lock:
