@@ -14,7 +14,7 @@ debs=(
   python3-venv python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-x gstreamer1.0-rtsp
-  libgirepository1.0-dev libcairo2-dev pkg-config opencv-doc
+  libgirepository1.0-dev libcairo2-dev pkg-config
 )
 missing=()
 for p in "${debs[@]}"; do
