@@ -98,7 +98,7 @@ def main() -> int:
                         augment=AugmentConfig(mosaic=0.2, mixup=0.0, cutmix=0.1, scale=(0.75, 1.25), translate=0.1)),
         optim=OptimConfig(epochs=args.epochs, batch_size=8, optimizer="adamw", lr=args.lr, weight_decay=0.0,
                           warmup_steps=20, warmup_ratio=0.1, ema_decay=0.999, grad_clip=10.0),
-        eval=EvalConfig(every=1), distill=DistillConfig(teacher=str(PARAM), weight=1.0, pseudo_labels=True),
+        eval=EvalConfig(every=1), distill=DistillConfig(teacher=str(PARAM), weight=1.0),
         sparsity=SparsityConfig(enabled=False, init=str(dense_weights)), output=str(args.out), resume=False,
     )  # fmt: skip
     trainer = Trainer(cfg)

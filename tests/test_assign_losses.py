@@ -11,8 +11,14 @@ torch = pytest.importorskip("torch", reason="the trainer needs torch")
 from detector.decode import grid_points  # noqa: E402
 from trainer.assign import atss_assign  # noqa: E402
 from trainer.boxes import aligned_giou, pairwise_iou  # noqa: E402
-from trainer.criterion import GFLCriterion, Target  # noqa: E402
-from trainer.losses import distribution_focal_loss, giou_loss, ld_loss, quality_focal_loss  # noqa: E402
+from trainer.criterion import DistillWeights, GFLCriterion, Target  # noqa: E402
+from trainer.losses import (  # noqa: E402
+    distribution_focal_loss,
+    giou_loss,
+    ld_loss,
+    quality_focal_loss,
+    soft_quality_focal_loss,
+)
 
 
 def layout(size=64, strides=(8, 16), offset=0.5):
@@ -112,5 +118,36 @@ def test_criterion_losses_fall_when_a_model_fits_one_image():
     assert losses["num_pos"].item() > 0
     for key in ("qfl", "giou", "dfl"):
         assert losses[key].item() < 0.5 * first[key], key
-    with_teacher = crit(raw, target, teacher_bins=torch.zeros(1, 80, 32))
-    assert with_teacher["ld"].item() > 0
+    with_teacher = crit(raw, target, teacher=torch.zeros(1, 80, 3 + 32))
+    assert with_teacher["ld"].item() > 0 and "kd" not in with_teacher
+
+
+def test_soft_qfl_matches_hand_computation_and_vanishes_where_student_agrees():
+    logits = torch.tensor([[0.0, 2.0]])
+    targets = torch.tensor([[0.3, 0.9]])
+    p1 = 1 / (1 + math.exp(-2.0))
+    bce0 = -(0.3 * math.log(0.5) + 0.7 * math.log(0.5))
+    bce1 = -(0.9 * math.log(p1) + 0.1 * math.log(1 - p1))
+    expected = bce0 * (0.3 - 0.5) ** 2 + bce1 * (0.9 - p1) ** 2
+    assert soft_quality_focal_loss(logits, targets).item() == pytest.approx(expected, rel=1e-5)
+    agree = torch.logit(torch.tensor([[0.2, 0.7]]))
+    assert soft_quality_focal_loss(agree, torch.tensor([[0.2, 0.7]])).item() == pytest.approx(0.0, abs=1e-9)
+
+
+def test_distill_weights_scale_ld_and_dense_class_distillation():
+    target = [Target(torch.tensor([[10.0, 12.0, 40.0, 50.0]]), torch.tensor([2]), torch.zeros((0, 4)))]
+    torch.manual_seed(0)
+    raw = torch.randn(1, 80, 3 + 32)
+    teacher = torch.cat([torch.rand(1, 80, 3) * 0.5, torch.randn(1, 80, 32)], dim=2)
+    def crit(**w):
+        return GFLCriterion(3, 7, (8, 16), 0.0, 64, 64, distill=DistillWeights(**w))
+    base = crit(ld=0.0)(raw, target, teacher)
+    with_ld = crit(ld=2.0)(raw, target, teacher)
+    assert with_ld["loss"].item() == pytest.approx(base["loss"].item() + 2.0 * with_ld["ld"].item(), rel=1e-5)
+    with_kd = crit(ld=0.0, cls=3.0)(raw, target, teacher)
+    assert with_kd["kd"].item() > 0
+    assert with_kd["loss"].item() == pytest.approx(base["loss"].item() + 3.0 * with_kd["kd"].item(), rel=1e-5)
+    # a student whose scores equal the teacher's everywhere gets no class-distillation loss
+    copied = raw.clone()
+    copied[..., :3] = torch.logit(teacher[..., :3])
+    assert crit(cls=1.0)(copied, target, teacher)["kd"].item() == pytest.approx(0.0, abs=1e-7)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ import yaml
 torch = pytest.importorskip("torch", reason="the trainer needs torch")
 
 from tests.conftest import ROOT, need_shared  # noqa: E402
-from tests.trainer_fixtures import TINY_MODEL, tiny_config  # noqa: E402
+from tests.trainer_fixtures import TINY_MODEL, tiny_config, write_coco_json  # noqa: E402
 from trainer.config import TrainConfig, from_dict, load_config  # noqa: E402
 from trainer.loop import Trainer, collate  # noqa: E402
 from trainer.sparsity import is_eligible, mask_2_of_4  # noqa: E402
@@ -112,6 +113,45 @@ def test_distillation_step_with_a_package_teacher(tmp_path):
     trainer = Trainer(from_dict(TrainConfig, data), progress=False)
     stats = trainer.train_step(*first_batch(trainer, 0))
     assert stats["ld"] > 0 and np.isfinite(stats["loss"])
+
+
+def test_video_frames_are_sampled_evenly_and_need_a_teacher(tmp_path):
+    from detector.errors import KestrelError
+    from trainer.data.video import VideoFramesSource, sample_frame_indices
+
+    assert sample_frame_indices(10, 5) == [1, 3, 5, 7, 9]
+    assert sample_frame_indices(3, 10) == [0, 1, 2] and sample_frame_indices(0, 4) == []
+    clip = need_shared("data", "videos", "highway-720p.mp4")
+    source = VideoFramesSource(clip, 7, ("a", "b", "c"), max_side=320)
+    assert len(source) == 7
+    sample = source[3]
+    assert sample.image.shape == (180, 320, 3) and not sample.labeled and len(sample.boxes) == 0
+    with pytest.raises(KestrelError, match="video not found"):
+        VideoFramesSource(tmp_path / "none.mp4", 3, ("a",))
+    (tmp_path / "junk.mp4").write_bytes(b"not a video at all" * 100)
+    with pytest.raises(KestrelError, match="junk.mp4"):
+        VideoFramesSource(tmp_path / "junk.mp4", 3, ("a",))
+    data = tiny_config(tmp_path)
+    data["data"]["train"].append({"type": "video", "video": str(clip), "frames": 4})
+    with pytest.raises(KestrelError, match="need a teacher"):
+        Trainer(from_dict(TrainConfig, data), progress=False)
+
+
+def test_keep_last_exports_the_final_weights_not_a_val_pick(tmp_path):
+    from safetensors.torch import load_file
+
+    data = tiny_config(tmp_path, epochs=2)
+    images, labels = Path(data["data"]["train"][0]["images"]), Path(data["data"]["train"][0]["labels"])
+    gt = write_coco_json(images, labels, tmp_path / "val.json")
+    data["data"]["val"] = {"type": "coco", "annotations": str(gt), "images": str(images)}
+    data["eval"] = {"every": 1, "keep": "last"}
+    trainer = Trainer(from_dict(TrainConfig, data), progress=False)
+    path = trainer.fit()
+    assert path.exists() and len(trainer.history) == 2
+    assert not (tmp_path / "runs" / "t" / "best.safetensors").exists()
+    exported = load_file(str(tmp_path / "runs" / "t" / "model.safetensors"))
+    for name, value in trainer.ema.ema.state_dict().items():
+        assert torch.equal(exported[name], value), name
 
 
 def test_a_teacher_with_other_strides_or_bins_is_refused(tmp_path):

@@ -48,3 +48,21 @@ def tiny_config(tmp: Path, **optim) -> dict:
         "optim": {"epochs": 2, "batch_size": 2, "lr": 0.01, "warmup_steps": 2, "ema_decay": 0.99, **optim},
         "output": str(tmp / "runs"),
     }  # fmt: skip
+
+
+def write_coco_json(images: Path, labels: Path, out: Path, names: tuple[str, ...] = ("person", "bicycle", "car")):
+    """The YOLO dataset of ``write_yolo_dataset`` as COCO JSON (class i named ``names[i]``)."""
+    import json
+
+    coco = {"images": [], "annotations": [], "categories": [{"id": i + 1, "name": n} for i, n in enumerate(names)]}
+    for k, image in enumerate(sorted(images.glob("*.png"))):
+        h, w = cv2.imread(str(image)).shape[:2]
+        coco["images"].append({"id": k + 1, "file_name": image.name, "width": w, "height": h})
+        for line in (labels / f"{image.stem}.txt").read_text().split("\n"):
+            if line.strip():
+                c, cx, cy, bw, bh = (float(v) for v in line.split())
+                box = [(cx - bw / 2) * w, (cy - bh / 2) * h, bw * w, bh * h]
+                coco["annotations"].append({"id": len(coco["annotations"]) + 1, "image_id": k + 1, "iscrowd": 0,
+                                            "category_id": int(c) + 1, "bbox": box, "area": box[2] * box[3]})
+    out.write_text(json.dumps(coco))
+    return out

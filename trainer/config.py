@@ -17,10 +17,12 @@ from .typed_config import ConfigError, apply_overrides, from_dict, load_yaml
 
 @dataclass(frozen=True)
 class DatasetConfig:
-    type: Literal["coco", "yolo", "images"] = "coco"
+    type: Literal["coco", "yolo", "images", "video"] = "coco"
     annotations: str = ""  # coco: the JSON
     images: str = ""  # image folder
     labels: str = ""  # yolo: label folder
+    video: str = ""  # video: the clip
+    frames: int = 100  # video: how many frames, spread evenly over the clip
     limit: int = 0  # use only the first N images (0 = all)
 
 
@@ -56,6 +58,9 @@ class OptimConfig:
 @dataclass(frozen=True)
 class EvalConfig:
     every: int = 1  # epochs between COCO evaluations (0: only at the end)
+    # "best": export the checkpoint with the best val mAP; "last": export the final weights, val is only
+    # reported (use it when val must not steer training, e.g. a test split).
+    keep: Literal["best", "last"] = "best"
     conf: float = 0.05
     iou: float = 0.6
 
@@ -65,8 +70,10 @@ class DistillConfig:
     teacher: str = ""  # a model package (.onnx), an ncnn .param, or a NanoDet checkpoint
     weight: float = 0.25
     temperature: float = 10.0
-    pseudo_labels: bool = False  # label unlabeled images with the teacher's detections
-    pseudo_threshold: float = 0.35
+    pseudo_threshold: float = 0.35  # unlabeled images ('images', 'video') get the teacher's boxes above this
+    # Dense distillation of the class scores: every point's scores pulled towards the teacher's
+    # probabilities (soft QFL). 0 disables; the student then learns classes from labels alone.
+    cls_weight: float = 0.0
 
 
 @dataclass(frozen=True)

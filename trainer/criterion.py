@@ -11,7 +11,7 @@ from detector.decode import grid_points
 
 from .assign import atss_assign
 from .boxes import aligned_giou, box_to_distance, distance_to_box
-from .losses import distribution_focal_loss, giou_loss, ld_loss, quality_focal_loss
+from .losses import distribution_focal_loss, giou_loss, ld_loss, quality_focal_loss, soft_quality_focal_loss
 
 
 @dataclass(frozen=True)
@@ -23,8 +23,16 @@ class LossConfig:
     label_smoothing: float = 0.0  # positives' soft targets are scaled by (1 - this)
     atss_topk: int = 9
     octave_base_scale: float = 5.0
-    ld_weight: float = 0.25
-    ld_temperature: float = 10.0
+
+
+@dataclass(frozen=True)
+class DistillWeights:
+    """How much of the teacher reaches the loss: LD on the positives' edge distributions (weight,
+    temperature) and dense soft-QFL on every point's class scores (``cls``; 0 disables it)."""
+
+    ld: float = 0.25
+    temperature: float = 10.0
+    cls: float = 0.0
 
 
 @dataclass
@@ -36,8 +44,9 @@ class Target:
 
 class GFLCriterion:
     def __init__(self, num_classes: int, reg_max: int, strides: tuple[int, ...], center_offset: float,
-                 width: int, height: int, cfg: LossConfig = LossConfig()) -> None:  # fmt: skip
-        self.num_classes, self.reg_max, self.cfg = num_classes, reg_max, cfg
+                 width: int, height: int, cfg: LossConfig = LossConfig(),
+                 distill: DistillWeights = DistillWeights()) -> None:  # fmt: skip
+        self.num_classes, self.reg_max, self.cfg, self.distill = num_classes, reg_max, cfg, distill
         centres, point_strides = grid_points(width, height, strides, center_offset)
         self.points = torch.from_numpy(centres)
         self.strides = torch.from_numpy(point_strides)
@@ -49,8 +58,10 @@ class GFLCriterion:
         return self
 
     def __call__(
-        self, raw: torch.Tensor, targets: list[Target], teacher_bins: torch.Tensor | None = None
+        self, raw: torch.Tensor, targets: list[Target], teacher: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
+        """``raw`` (B, P, C + 4*(R+1)) student logits; ``teacher`` the same layout with class
+        probabilities, or None without distillation."""
         raw = raw.float()
         b, p, _ = raw.shape
         c, bins_per_side = self.num_classes, self.reg_max + 1
@@ -89,11 +100,19 @@ class GFLCriterion:
         dfl = (distribution_focal_loss(flat_bins, target_dist.reshape(-1)) * side_weight).sum() / (4 * weight_sum)
         losses = {"qfl": qfl, "giou": giou, "dfl": dfl}
         total = self.cfg.qfl_weight * qfl + self.cfg.giou_weight * giou + self.cfg.dfl_weight * dfl
-        if teacher_bins is not None:
-            teacher = teacher_bins.float().reshape(b * p, 4 * bins_per_side)[pos_index].reshape(-1, bins_per_side)
-            ld = (ld_loss(flat_bins, teacher, self.cfg.ld_temperature) * side_weight).sum() / (4 * weight_sum)
+        if teacher is not None:
+            teacher = teacher.float()
+            t_bins = teacher[..., c:].reshape(b * p, 4 * bins_per_side)[pos_index].reshape(-1, bins_per_side)
+            ld = (ld_loss(flat_bins, t_bins, self.distill.temperature) * side_weight).sum() / (4 * weight_sum)
             losses["ld"] = ld
-            total = total + self.cfg.ld_weight * ld
+            total = total + self.distill.ld * ld
+            if self.distill.cls > 0:
+                t_scores = teacher[..., :c].reshape(b * p, c)[valid]
+                # Normalised by the teacher's soft positive count: its summed top score per point.
+                norm = t_scores.max(dim=1).values.sum().clamp(min=1.0)
+                kd = soft_quality_focal_loss(cls_logits[valid], t_scores, self.cfg.qfl_beta).sum() / norm
+                losses["kd"] = kd
+                total = total + self.distill.cls * kd
         losses["loss"] = total
         losses["num_pos"] = torch.tensor(float(len(pos_index)))
         return losses

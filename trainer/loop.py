@@ -26,7 +26,7 @@ from detector.models.torch_backend import TorchBackend
 
 from .checkpointing import load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .criterion import GFLCriterion, Target
+from .criterion import DistillWeights, GFLCriterion, Target
 from .data.build import build_source
 from .data.pipeline import AugmentedDataset, ConcatSource, TrainTransform
 from .data.sample import Sample
@@ -76,20 +76,21 @@ class Trainer:
         self.class_names = package_meta(self.model, self.mcfg.input_size).class_names
         size = self.mcfg.input_size
         head = self.mcfg.head
+        weights = DistillWeights(cfg.distill.weight, cfg.distill.temperature, cfg.distill.cls_weight)
         self.criterion = GFLCriterion(head.num_classes, head.reg_max, head.strides, self.mcfg.center_offset,
-                                      size, size, cfg.loss).to(self.device)  # fmt: skip
+                                      size, size, cfg.loss, weights).to(self.device)  # fmt: skip
         if not cfg.data.train:
             raise KestrelError("data.train: no training datasets configured")
         sources = [build_source(d, self.class_names) for d in cfg.data.train]
         self.dataset = AugmentedDataset(ConcatSource(sources), TrainTransform(cfg.data.augment, size, size),
                                         cfg.optim.seed)  # fmt: skip
-        self.has_unlabeled = any(d.type == "images" for d in cfg.data.train)
+        self.has_unlabeled = any(d.type in ("images", "video") for d in cfg.data.train)
         self.teacher = None
         if cfg.distill.teacher:
             self.teacher = Teacher(cfg.distill.teacher, self.device, size)
             self.teacher.bind(head.strides, self.mcfg.center_offset, head.reg_max, head.num_classes)
         elif self.has_unlabeled:
-            raise KestrelError("unlabeled 'images' datasets need a teacher (distill.teacher)")
+            raise KestrelError("unlabeled 'images'/'video' datasets need a teacher (distill.teacher) to label them")
         self.net = self.model
         if self.world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(self.model)
@@ -164,9 +165,7 @@ class Trainer:
         amp = self.amp_dtype is not None
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=amp):
             raw = self.net(x)
-        c = self.mcfg.head.num_classes
-        teacher_bins = teacher_out[..., c:] if teacher_out is not None else None
-        losses = self.criterion(raw, targets, teacher_bins)
+        losses = self.criterion(raw, targets, teacher_out)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(losses["loss"]).backward()
         if cfg.grad_clip > 0:
@@ -251,7 +250,7 @@ class Trainer:
             for key, value in metrics.items():
                 self.writer.add_scalar(f"val/{key}", value, self.global_step)
         print(f"epoch {self.epoch}: mAP {metrics['mAP']:.4f} AP50 {metrics['AP50']:.4f}", file=sys.stderr)
-        if metrics["mAP"] > self.best_map:
+        if self.cfg.eval.keep == "best" and metrics["mAP"] > self.best_map:
             self.best_map = metrics["mAP"]
             from safetensors.torch import save_file
 
@@ -265,10 +264,18 @@ class Trainer:
         model = build_model(dataclasses.replace(self.mcfg, backbone=dataclasses.replace(self.mcfg.backbone,
                                                                                         pretrained=False)))
         best = self.out / "best.safetensors"
-        model.load_state_dict(load_file(str(best)) if best.exists() else self.deploy_model().state_dict())
+        if self.cfg.eval.keep == "best" and best.exists():
+            model.load_state_dict(load_file(str(best)))
+            extra = {"best_mAP": round(self.best_map, 4)}
+        else:
+            model.load_state_dict(self.deploy_model().state_dict())
+            extra = {"final_mAP": round(self.history[-1]["mAP"], 4)} if self.history else {}
         meta = package_meta(model, self.mcfg.input_size, self.class_names, name=self.cfg.name,
-                            source=f"kestrel train {self.cfg.name}",
-                            extra={"best_mAP": round(self.best_map, 4), "history": self.history[-5:]})  # fmt: skip
+                            source=f"kestrel train {self.cfg.name}", extra={**extra, "history": self.history[-5:]})
+        from safetensors.torch import save_file
+
+        save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()},
+                  str(self.out / "model.safetensors"))  # the package's weights, e.g. for a 2:4 stage's init
         path = export_package(model, meta, self.out / f"{self.cfg.name}.onnx")
         print(f"exported {path}", file=sys.stderr)
         return path

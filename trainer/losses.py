@@ -24,6 +24,14 @@ def quality_focal_loss(
     return loss.sum(dim=1)
 
 
+def soft_quality_focal_loss(logits: torch.Tensor, targets: torch.Tensor, beta: float = 2.0) -> torch.Tensor:
+    """QFL with a soft target for every class (N, C), e.g. a teacher's probabilities, summed over classes:
+    BCE(logit, target) * |target - sigmoid(logit)|^beta. Zero where the student already agrees."""
+    targets = targets.to(logits.dtype)
+    scale = (targets - logits.sigmoid()).abs().pow(beta)
+    return (F.binary_cross_entropy_with_logits(logits, targets, reduction="none") * scale).sum(dim=1)
+
+
 def distribution_focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """(N, R+1) bin logits, (N,) continuous targets in [0, R): CE to the two neighbouring bins,
     weighted by closeness — the distribution concentrates around the true distance."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from detector.errors import KestrelError
+
 from ..config import DatasetConfig
 from .coco import CocoDataset
 from .folder import ImageFolderSource
 from .pipeline import SampleSource
+from .video import VideoFramesSource
 from .yolo import YoloDataset
 
 
@@ -25,6 +28,10 @@ def build_source(cfg: DatasetConfig, class_names: tuple[str, ...]) -> SampleSour
         source = CocoDataset(cfg.annotations, cfg.images, class_names)
     elif cfg.type == "yolo":
         source = YoloDataset(cfg.images, cfg.labels, class_names)
+    elif cfg.type == "video":
+        if not cfg.video:
+            raise KestrelError("data.train: a 'video' dataset needs 'video: PATH'")
+        source = VideoFramesSource(cfg.video, cfg.frames, class_names)
     else:
         source = ImageFolderSource(cfg.images, class_names)
     return Subset(source, cfg.limit) if cfg.limit else source
