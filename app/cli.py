@@ -14,6 +14,7 @@ from .commands import (
     doctor_cmd,
     eval_cmd,
     export_cmd,
+    gui_cmd,
     import_cmd,
     info_cmd,
     replay_cmd,
@@ -23,7 +24,7 @@ from .commands import (
 )
 
 COMMANDS = (
-    run_cmd, replay_cmd, import_cmd, eval_cmd, detect_cmd, info_cmd, train_cmd, sparsity_cmd, augment_cmd,
+    run_cmd, replay_cmd, gui_cmd, import_cmd, eval_cmd, detect_cmd, info_cmd, train_cmd, sparsity_cmd, augment_cmd,
     export_cmd, doctor_cmd, devices_cmd,
 )  # fmt: skip
 

@@ -9,6 +9,11 @@ from detector.errors import KestrelError
 
 @cache
 def gst():
+    # GStreamer links libunwind, whose _Unwind_* symbols then win over libgcc_s for every C++ library
+    # loaded later: ONNX Runtime's exceptions stop unwinding and a malformed model aborts the process
+    # instead of raising. Loading ONNX Runtime first keeps its exceptions on libgcc_s.
+    import onnxruntime  # noqa: F401
+
     try:
         import gi
 

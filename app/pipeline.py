@@ -96,10 +96,12 @@ class Summary:
 class Pipeline:
     def __init__(self, spec: SourceSpec, detector: Detector, sinks: list[Sink], annotate: Callable | None = None,
                  track: Callable[[Detections], Detections] | None = None, max_frames: int = 0,
-                 reconnect: bool = True, capture_options: dict | None = None, log=sys.stderr) -> None:  # fmt: skip
+                 reconnect: bool = True, capture_options: dict | None = None, log=sys.stderr,
+                 retry_first_open: bool = True) -> None:  # fmt: skip
         self.spec, self.detector, self.sinks = spec, detector, sinks
         self.annotate, self.track, self.max_frames = annotate, track, max_frames
         self.reconnect, self.capture_options, self.log = reconnect and spec.live, capture_options or {}, log
+        self.retry_first_open = retry_first_open  # False: a source that never opens is an error at once
         self.stop = threading.Event()
         self.frames_in: LatestSlot | queue.Queue = LatestSlot() if spec.live else queue.Queue(maxsize=4)
         self.frames_out: queue.Queue = queue.Queue(maxsize=8)
@@ -115,7 +117,7 @@ class Pipeline:
                 try:
                     cap = GstCapture(self.spec, **self.capture_options).open()
                 except CaptureError as exc:
-                    if not self.reconnect:
+                    if not self.reconnect or (index == 0 and lost_at is None and not self.retry_first_open):
                         raise
                     self._say(f"source unavailable: {exc}; retrying in {backoff:.1f} s")
                     self.stop.wait(backoff)

@@ -85,6 +85,12 @@ class Detector:
         raw = self.backend.infer(np.stack(inputs))
         return [self.postprocess(r, t) for r, t in zip(raw, transforms, strict=True)]
 
+    def raw_output(self, frame: np.ndarray) -> tuple[np.ndarray, InputTransform]:
+        """The network's output for one frame, before thresholds: keep it to re-threshold without
+        inference (``postprocess(raw, transform)``), e.g. when a user moves a slider on a paused frame."""
+        inputs, transform = self._pre(frame)
+        return self.backend.infer(inputs[None])[0], transform
+
     def postprocess(self, raw: np.ndarray, transform: InputTransform) -> Detections:
         """One image's raw output [P, D] -> Detections in frame pixels."""
         boxes, scores, class_ids = self._decoder(raw, self.conf, self.pre_nms_topk)

@@ -9,13 +9,21 @@ python=${PYTHON:-python3.11}
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 # Debian packages: GStreamer 1.22 with its Python bindings and RTSP server (REFERENCE §6),
-# the headers PyGObject builds against inside a venv, and Xvfb for the real-window GUI test.
+# the headers PyGObject builds against inside a venv.
 debs=(
   python3-venv python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-x gstreamer1.0-rtsp
   libgirepository1.0-dev libcairo2-dev pkg-config
 )
+# The GUI's real X11 window (Qt's xcb platform) and the virtual screen its test runs on.
+if [[ ",$extras," == *",gui,"* ]]; then
+  debs+=(
+    xvfb xauth libegl1 libgl1 libfontconfig1 libdbus-1-3 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4
+    libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1
+    libxcb-xfixes0 libxcb-xinerama0 libxcb-xinput0 libxcb-xkb1
+  )
+fi
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -203,3 +203,17 @@ def test_annotated_rtsp_restream_can_be_watched(model, tmp_path):
     assert all(f is not None for f in frames)
     assert frames[0].image.shape == (360, 640, 3)  # the test pattern's size, re-encoded
     assert run.returncode == 0, err
+
+
+def test_a_malformed_model_after_gstreamer_started_is_an_error_not_an_abort(tmp_path):
+    """GStreamer brings libunwind, which broke ONNX Runtime's C++ exceptions (abort) before app.gst fixed it."""
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x00garbage" * 100)
+    code = ("import sys\nfrom app.gst import gst\ngst()\nfrom detector.detector import Detector\n"
+            "from detector.errors import ModelPackageError\n"
+            "try:\n    Detector.load(sys.argv[1])\n"
+            "except ModelPackageError as e:\n    print('refused:', e)\n")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code, str(bad)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "refused:" in result.stdout and "bad.onnx" in result.stdout

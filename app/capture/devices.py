@@ -21,13 +21,15 @@ def list_video_devices() -> list[VideoDevice]:
     if not monitor.start():
         return []
     try:
-        devices = []
-        for dev in monitor.get_devices():
-            props = dev.get_properties()
-            path = (props.get_string("device.path") or props.get_string("api.v4l2.path") or "") if props else ""
-            caps = dev.get_caps()
-            summary = caps.to_string()[:120] if caps is not None else ""
-            devices.append(VideoDevice(dev.get_display_name(), path, summary))
-        return devices
+        return [describe_device(dev) for dev in monitor.get_devices()]
     finally:
         monitor.stop()
+
+
+def describe_device(dev) -> VideoDevice:
+    """A Gst.Device as the name, the path `kestrel run` takes, and a short caps summary."""
+    props = dev.get_properties()
+    path = (props.get_string("device.path") or props.get_string("api.v4l2.path") or "") if props else ""
+    caps = dev.get_caps()
+    summary = caps.to_string()[:120] if caps is not None else ""
+    return VideoDevice(dev.get_display_name(), path, summary)

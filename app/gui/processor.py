@@ -1,0 +1,123 @@
+"""What the GUI does to every frame, off the GUI thread: detect, draw, record. No Qt here.
+
+The last frame's raw network output is kept, so a threshold or class-filter change on a paused frame
+re-thresholds it at once without running the model again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from detector.detections import Detections
+from detector.detector import Detector
+
+from ..frame import Frame
+from ..overlay import annotate
+from ..sinks.adapters import RecordingSink
+
+
+@dataclass(frozen=True)
+class ViewResult:
+    """One processed frame, as the view shows it."""
+
+    frame: Frame
+    detections: Detections
+    annotated: np.ndarray  # HxWx3 BGR with the overlay
+    detect_ms: float
+
+    @property
+    def counts(self) -> Counter:
+        return Counter(self.detections.labels)
+
+
+class RecorderSlot:
+    """An annotated recording the user starts and stops while frames flow (thread-safe).
+
+    Frames are written in increasing pts only, so stepping back or seeking while recording never
+    corrupts the file; the container is the crash-safe one of ``kestrel run --save``.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sink: RecordingSink | None = None
+        self.last_pts: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.sink is not None
+
+    def start(self, path: Path, fps_hint: float = 30.0) -> None:
+        with self.lock:
+            if self.sink is not None:
+                self.sink.close()
+            self.sink, self.last_pts = RecordingSink(path, default_fps=fps_hint), None
+
+    def write(self, frame: Frame, detections: Detections, annotated: np.ndarray) -> None:
+        with self.lock:
+            if self.sink is None or (self.last_pts is not None and frame.pts_ns <= self.last_pts):
+                return
+            self.sink.write(frame, detections, annotated)
+            self.last_pts = frame.pts_ns
+
+    def stop(self) -> tuple[Path, int] | None:
+        """Finish the file; (path, frames written), or None when nothing was recording."""
+        with self.lock:
+            sink, self.sink = self.sink, None
+        if sink is None:
+            return None
+        sink.close()
+        return sink.path, sink.frames
+
+
+class FrameProcessor:
+    def __init__(self, detector: Detector) -> None:
+        self.detector = detector
+        self.recorder = RecorderSlot()
+        self.lock = threading.Lock()
+        self.last: tuple[Frame, np.ndarray, object] | None = None  # frame, raw output, input transform
+        self.frames, self.busy_s = 0, 0.0
+
+    def set_detector(self, detector: Detector) -> None:
+        with self.lock:
+            self.detector, self.last = detector, None
+
+    def process(self, frame: Frame) -> ViewResult:
+        t0 = time.perf_counter()
+        with self.lock:
+            detector = self.detector
+        raw, transform = detector.raw_output(frame.image)
+        with self.lock:
+            self.last = (frame, raw, transform)
+        return self._finish(frame, detector.postprocess(raw, transform), t0)
+
+    def redo(self) -> ViewResult | None:
+        """The last frame again under the current thresholds and filter (no inference)."""
+        with self.lock:
+            if self.last is None:
+                return None
+            frame, raw, transform = self.last
+            detector = self.detector
+        t0 = time.perf_counter()
+        return ViewResult(frame, (dets := detector.postprocess(raw, transform)), annotate(frame.image, dets),
+                          1e3 * (time.perf_counter() - t0))  # fmt: skip
+
+    def draw(self, frame: Frame, detections: Detections) -> np.ndarray:
+        return annotate(frame.image, detections)
+
+    def _finish(self, frame: Frame, detections: Detections, t0: float) -> ViewResult:
+        image = annotate(frame.image, detections)
+        self.recorder.write(frame, detections, image)
+        seconds = time.perf_counter() - t0
+        self.frames += 1
+        self.busy_s += seconds
+        return ViewResult(frame, detections, image, 1e3 * seconds)
+
+    @property
+    def latency_ms(self) -> float:
+        return 1e3 * self.busy_s / max(self.frames, 1)

@@ -1,0 +1,222 @@
+"""The desktop GUI, driven for real: offscreen Qt on real clips, and once on Xvfb with the xcb platform."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT, need_shared
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+pytest.importorskip("PyQt6.QtWidgets", reason="the GUI needs PyQt6 (the gui extra)")
+pytest.importorskip("pytestqt", reason="needs pytest-qt")
+pytest.importorskip("gi", reason="needs GStreamer's Python bindings (PyGObject)")
+
+from PyQt6.QtCore import QSettings  # noqa: E402
+
+from app.capture.gst_capture import GstCapture  # noqa: E402
+from app.capture.spec import SourceSpec  # noqa: E402
+from app.gui.main_window import MainWindow  # noqa: E402
+
+SAMPLE = ROOT / "assets" / "sample.mp4"
+WAIT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def gui_model(tmp_path_factory) -> Path:
+    """The bundled default model when it exists, else NanoDet-Plus-m 416 imported from ../shared."""
+    bundled = ROOT / "assets" / "kestrel-default.onnx"
+    if bundled.exists():
+        return bundled
+    from detector.ncnn.importer import import_ncnn
+
+    out = tmp_path_factory.mktemp("gui") / "plus416.onnx"
+    import_ncnn(need_shared("weights", "nanodet", "nanodet-plus-m_416.param"), out)
+    return out
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, gui_model):
+    settings = QSettings(str(tmp_path / "kestrel.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings, gui_model, tmp_path / "out")
+    qtbot.addWidget(win)
+    win.resize(1100, 700)
+    win.show()
+    yield win
+    win.close()
+
+
+def kestrel_threads() -> list[str]:
+    names = ("kestrel-", "_capture", "_detect", "_sinks")
+    return [t.name for t in threading.enumerate() if t.is_alive() and t.name.startswith(names)]
+
+
+def shown_pts(win) -> int:
+    return win.current.frame.pts_ns if win.current is not None else -1
+
+
+def test_file_playback_pause_step_seek_and_thresholds(qtbot, window):
+    clip = str(need_shared("data", "videos", "highway-720p.mp4"))
+    source_pts = [f.pts_ns for f in GstCapture(SourceSpec.parse(clip)).open()]
+    assert window.open_source(clip)
+    qtbot.waitUntil(lambda: window.shown_frames >= 5, timeout=WAIT_MS)  # plays
+    assert window.transport.play_button.text() == "Pause" and window.transport.slider.isEnabled()
+    qtbot.keyClick(window, " ")  # Space pauses
+    qtbot.waitUntil(lambda: window.transport.play_button.text() == "Play", timeout=WAIT_MS)
+    qtbot.wait(300)
+    paused = shown_pts(window)
+    qtbot.wait(500)
+    assert shown_pts(window) == paused  # really paused
+    i = source_pts.index(paused)
+    window.transport.forward_button.click()
+    qtbot.waitUntil(lambda: shown_pts(window) == source_pts[i + 1], timeout=WAIT_MS)
+    qtbot.keyClick(window, "]")  # faster, and Right steps too
+    assert window.transport.speed_box.currentText() == "2x"
+    window.session.step(1)
+    qtbot.waitUntil(lambda: shown_pts(window) == source_pts[i + 2], timeout=WAIT_MS)
+    window.transport.back_button.click()
+    qtbot.waitUntil(lambda: shown_pts(window) == source_pts[i + 1], timeout=WAIT_MS)
+    window.transport.seekRequested.emit(10.0)  # what the slider sends
+    target = next(p for p in source_pts if p >= 10e9)
+    qtbot.waitUntil(lambda: shown_pts(window) == target, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.transport.slider.value() == int(target / 1e6), timeout=WAIT_MS)
+    window.session.step(-1)  # back across the seek: the exact previous frame
+    qtbot.waitUntil(lambda: shown_pts(window) == source_pts[source_pts.index(target) - 1], timeout=WAIT_MS)
+    # moving the confidence slider re-thresholds the paused frame at once
+    window.detection_panel.conf.setValue(80)
+    qtbot.waitUntil(lambda: window.detector.conf == pytest.approx(0.8), timeout=WAIT_MS)
+    qtbot.wait(300)
+    strict = len(window.current.detections)
+    window.detection_panel.conf.setValue(5)
+    qtbot.waitUntil(lambda: len(window.current.detections) > strict, timeout=WAIT_MS)
+    assert window.current.frame.pts_ns == source_pts[source_pts.index(target) - 1]  # the same frame
+    window.detection_panel.classes.setText("car")
+    window.detection_panel.classes.editingFinished.emit()
+    qtbot.waitUntil(lambda: set(window.current.detections.labels) <= {"car"}, timeout=WAIT_MS)
+    window.detection_panel.classes.setText("unicorn")
+    window.detection_panel.classes.editingFinished.emit()
+    assert "unknown class" in window.detection_panel.classes.toolTip()
+    assert window.stats_panel.labels["detect"].text().endswith("ms")
+
+
+def test_record_snapshot_switch_source_and_close_mid_stream(qtbot, window, tmp_path):
+    assert window.open_source(str(SAMPLE))
+    qtbot.waitUntil(lambda: window.shown_frames >= 3, timeout=WAIT_MS)
+    recording = window.start_recording(tmp_path / "rec.mkv")
+    qtbot.waitUntil(lambda: window.processor.recorder.sink.frames >= 20, timeout=WAIT_MS)
+    snap = window.snapshot(tmp_path / "snap.png")
+    assert np.array_equal(cv2.imread(str(snap)), window.current.annotated)  # PNG with the overlay
+    assert not np.array_equal(window.current.annotated, window.current.frame.image)
+    path, frames = window.stop_recording()
+    assert path == recording and frames >= 20
+    decoded = list(GstCapture(SourceSpec.parse(str(path))).open())
+    assert len(decoded) == frames and decoded[0].image.shape == window.current.annotated.shape
+    # switch to another clip while playing
+    other = str(need_shared("data", "videos", "dashcam-crash-320x180.mp4"))
+    window.record_button.setChecked(True)  # recording through a switch is finished, not lost
+    qtbot.waitUntil(lambda: window.processor.recorder.sink.frames >= 2, timeout=WAIT_MS)
+    assert window.open_source(other)
+    assert not window.record_button.isChecked()
+    recorded = sorted((tmp_path / "out").glob("kestrel-*.mkv"))
+    assert len(recorded) == 1 and len(list(GstCapture(SourceSpec.parse(str(recorded[0]))).open())) >= 2
+    qtbot.waitUntil(lambda: window.current.frame.image.shape == (180, 320, 3), timeout=WAIT_MS)
+    assert window.windowTitle().endswith("dashcam-crash-320x180.mp4")
+    window.close()  # mid-stream
+    assert window.session is None and not kestrel_threads()
+
+
+def test_live_test_pattern_counts_drops_and_stops(qtbot, window):
+    assert window.open_source("test")
+    qtbot.waitUntil(lambda: window.shown_frames >= 10, timeout=WAIT_MS)
+    assert not window.transport.slider.isEnabled()  # no seeking live
+    qtbot.waitUntil(lambda: "capture" in window.stats_panel.labels, timeout=WAIT_MS)
+    assert window.stats_panel.labels["capture"].text().endswith("fps")
+    window.stop_session()
+    assert not kestrel_threads()
+
+
+@pytest.mark.parametrize("case", ["missing", "not-a-video", "unreachable-rtsp", "bad-model"])
+def test_errors_are_dialogs_never_crashes_or_hangs(qtbot, window, tmp_path, case):
+    if case == "missing":
+        assert not window.open_source(str(tmp_path / "nope.mp4"))
+        expected = "no such file"
+    elif case == "not-a-video":
+        junk = tmp_path / "junk.mp4"
+        junk.write_text("this is not a video\n" * 50)
+        assert window.open_source(str(junk))  # fails in the worker, reported as a dialog
+        expected = "junk.mp4"
+    elif case == "unreachable-rtsp":
+        assert window.open_source("rtsp://user:secret@127.0.0.1:9/stream")
+        expected = "rtsp://***@127.0.0.1:9/stream"
+    else:
+        bad = tmp_path / "bad.onnx"
+        bad.write_bytes(b"\x00garbage" * 100)
+        assert not window.load_model(bad)
+        expected = "bad.onnx"
+    qtbot.waitUntil(lambda: expected in window.last_error, timeout=WAIT_MS)
+    assert "secret" not in window.last_error and "secret" not in window.event_log.toPlainText()
+    assert window.isVisible()
+    window.stop_session()
+    assert not kestrel_threads()
+
+
+def test_settings_remember_sources_thresholds_and_layout(qtbot, tmp_path, gui_model):
+    ini = tmp_path / "kestrel.ini"
+    first = MainWindow(QSettings(str(ini), QSettings.Format.IniFormat), gui_model, tmp_path)
+    qtbot.addWidget(first)
+    first.detection_panel.conf.setValue(42)
+    first.open_source("rtsp://127.0.0.1:9/a")
+    first.close()
+    second = MainWindow(QSettings(str(ini), QSettings.Format.IniFormat), None, tmp_path)
+    qtbot.addWidget(second)
+    assert second.detector is not None and second.detector.conf == pytest.approx(0.42)
+    assert second.source_panel.url.itemText(0) == "rtsp://127.0.0.1:9/a"
+    second.close()
+
+
+@pytest.mark.skipif(shutil.which("Xvfb") is None, reason="needs Xvfb (Debian xvfb)")
+def test_real_x11_window_shows_the_overlay(tmp_path, gui_model):
+    """The window on Xvfb with the xcb platform; the screenshot must hold the class colours on the boxes."""
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        display = xvfb.stdout.readline().strip()
+        env = {**os.environ, "DISPLAY": f":{display}", "QT_QPA_PLATFORM": "xcb"}
+        shot, boxes = tmp_path / "gui.png", tmp_path / "boxes.json"
+        cmd = [sys.executable, str(ROOT / "scripts" / "gui_screenshot.py"), str(SAMPLE), "--model", str(gui_model),
+               "--out", str(shot), "--json", str(boxes), "--seek", "4"]  # fmt: skip
+        result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr[-2000:]
+    finally:
+        xvfb.kill()
+        xvfb.wait()
+    info = json.loads(boxes.read_text())
+    assert info["platform"] == "xcb" and info["boxes"]
+    image = cv2.imread(str(shot)).astype(int)
+
+    def boxes_seen(shift_px: float) -> int:
+        found = 0
+        for det in info["boxes"]:
+            x1, y1, x2, y2 = det["box"]
+            colour = np.array(det["colour_bgr"])
+            # the box's left and right edges, sampled along their height, within 2 px of the drawn line
+            hits = []
+            for x in (x1 + shift_px, x2 + shift_px):
+                for y in np.linspace(y1 + 0.25 * (y2 - y1), y2 - 0.1 * (y2 - y1), 8):
+                    patch = image[int(y) - 2 : int(y) + 3, int(x) - 2 : int(x) + 3]
+                    hits.append(bool((np.abs(patch - colour).sum(axis=2) < 90).any()))
+            found += np.mean(hits) >= 0.75
+        return found
+
+    count = len(info["boxes"])
+    assert boxes_seen(0) >= 0.8 * count, f"{boxes_seen(0)} of {count} boxes seen in the screenshot"
+    assert boxes_seen(12) < 0.5 * count  # control: 12 px beside the boxes the colours are not there
