@@ -220,3 +220,26 @@ def test_real_x11_window_shows_the_overlay(tmp_path, gui_model):
     count = len(info["boxes"])
     assert boxes_seen(0) >= 0.8 * count, f"{boxes_seen(0)} of {count} boxes seen in the screenshot"
     assert boxes_seen(12) < 0.5 * count  # control: 12 px beside the boxes the colours are not there
+
+
+def test_kestrel_gui_command_plays_and_closes_cleanly_on_ctrl_c(tmp_path, gui_model):
+    import signal
+    import time
+
+    ini = tmp_path / "kestrel.ini"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "gui", str(SAMPLE), "--model", str(gui_model),
+                             "--settings", str(ini)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        time.sleep(4)
+        assert proc.poll() is None, proc.stderr.read()[-2000:]
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    settings = QSettings(str(ini), QSettings.Format.IniFormat)
+    recent = settings.value("recent_files")
+    assert settings.value("model") == str(gui_model)
+    assert str(SAMPLE) in ([recent] if isinstance(recent, str) else recent)
