@@ -14,14 +14,14 @@ HW_DECODER_HINTS = ("nvh264dec", "nvh265dec", "nvv4l2decoder", "vaapih264dec", "
 
 
 def gstreamer_facts() -> list[tuple[str, str]]:
-    try:
-        import gi
+    from detector.errors import KestrelError
 
-        gi.require_version("Gst", "1.0")
-        from gi.repository import Gst
-    except (ImportError, ValueError) as exc:
+    from .gst import gst
+
+    try:
+        Gst = gst()  # also loads ONNX Runtime before GStreamer's libunwind (see app/gst.py)
+    except KestrelError as exc:
         return [("GStreamer", f"Python bindings not available ({exc})")]
-    Gst.init(None)
     have = [e for e in KEY_ELEMENTS if Gst.ElementFactory.find(e)]
     missing = [e for e in KEY_ELEMENTS if e not in have]
     hw = [e for e in HW_DECODER_HINTS if Gst.ElementFactory.find(e)]
