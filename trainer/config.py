@@ -74,6 +74,10 @@ class DistillConfig:
     # Dense distillation of the class scores: every point's scores pulled towards the teacher's
     # probabilities (soft QFL). 0 disables; the student then learns classes from labels alone.
     cls_weight: float = 0.0
+    # Neck feature imitation: the student's neck maps pulled towards the teacher's at the same strides
+    # (MSE normalised by the teacher maps' energy). Needs a torch teacher (.param/.ckpt) whose neck has
+    # the student's channel count. 0 disables.
+    feature_weight: float = 0.0
 
 
 @dataclass(frozen=True)

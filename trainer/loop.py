@@ -33,7 +33,7 @@ from .data.sample import Sample
 from .ema import ModelEMA
 from .optim import build_optimizer, lr_factor
 from .sparsity import apply_masks, compute_masks
-from .teacher import Teacher, pseudo_labels
+from .teacher import Teacher, feature_imitation_loss, pseudo_labels
 
 
 def collate(samples: list[Sample]) -> tuple[torch.Tensor, list[Target], torch.Tensor]:
@@ -88,7 +88,8 @@ class Trainer:
         self.teacher = None
         if cfg.distill.teacher:
             self.teacher = Teacher(cfg.distill.teacher, self.device, size)
-            self.teacher.bind(head.strides, self.mcfg.center_offset, head.reg_max, head.num_classes)
+            width = self.mcfg.neck.out_channels if cfg.distill.feature_weight > 0 else None
+            self.teacher.bind(head.strides, self.mcfg.center_offset, head.reg_max, head.num_classes, width)
         elif self.has_unlabeled:
             raise KestrelError("unlabeled 'images'/'video' datasets need a teacher (distill.teacher) to label them")
         self.net = self.model
@@ -153,7 +154,7 @@ class Trainer:
             group["lr"] = lr
         images = images.to(self.device)
         targets = [Target(t.boxes.to(self.device), t.labels.to(self.device), t.crowd.to(self.device)) for t in targets]
-        teacher_out = self.teacher(images) if self.teacher is not None else None
+        teacher_out, teacher_feats = self.teacher.run(images) if self.teacher is not None else (None, None)
         if teacher_out is not None and not bool(labeled.all()):
             dets = pseudo_labels(teacher_out, self.teacher.layout, self.cfg.distill.pseudo_threshold)
             for i in torch.nonzero(~labeled).flatten().tolist():
@@ -164,8 +165,11 @@ class Trainer:
         x = (images.permute(0, 3, 1, 2).float() - self.mean) / self.std
         amp = self.amp_dtype is not None
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=amp):
-            raw = self.net(x)
+            raw, feats = self.net(x, with_features=True)
         losses = self.criterion(raw, targets, teacher_out)
+        if teacher_feats is not None:
+            losses["feat"] = feature_imitation_loss(feats, teacher_feats)
+            losses["loss"] = losses["loss"] + self.cfg.distill.feature_weight * losses["feat"]
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(losses["loss"]).backward()
         if cfg.grad_clip > 0:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from detector.decode import GflDecoder
 from detector.detections import Detections
@@ -48,11 +49,22 @@ class Teacher:
         self.mean = torch.tensor(self.layout.mean, device=device).view(1, 3, 1, 1)
         self.std = torch.tensor(self.layout.std, device=device).view(1, 3, 1, 1)
         self.level_slices: list[slice] = []
+        self.feature_levels: list[int] = []  # teacher neck levels matching the student's, when imitated
 
-    def bind(self, strides: tuple[int, ...], center_offset: float, reg_max: int, num_classes: int) -> None:
-        """Check the teacher fits the student and pick the teacher levels that match."""
+    def bind(self, strides: tuple[int, ...], center_offset: float, reg_max: int, num_classes: int,
+             feature_channels: int | None = None) -> None:  # fmt: skip
+        """Check the teacher fits the student and pick the teacher levels that match.
+
+        ``feature_channels``: the student's neck width, when its neck is to imitate the teacher's.
+        """
         t = self.layout
         problems = []
+        if feature_channels is not None:
+            if self.model is None:
+                problems.append("feature imitation needs a torch teacher (.param or .ckpt), not a package")
+            elif self.model.fpn.out_channels != feature_channels:
+                problems.append(f"neck widths differ (student {feature_channels}, "
+                                f"teacher {self.model.fpn.out_channels})")  # fmt: skip
         if not set(strides) <= set(t.strides):
             problems.append(f"student strides {list(strides)} are not all among the teacher's {list(t.strides)}")
         if center_offset != t.center_offset:
@@ -69,18 +81,43 @@ class Teacher:
             slices[s] = slice(start, start + n)
             start += n
         self.level_slices = [slices[s] for s in strides]
+        if feature_channels is not None:
+            self.feature_levels = [t.strides.index(s) for s in strides]
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 BGR images (B, H, W, 3) -> (B, P_student, C + 4*(reg_max+1)): probabilities, bin logits."""
+        return self.run(images)[0]
+
+    @torch.no_grad()
+    def run(self, images: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+        """Outputs as ``__call__``, and the neck maps at the student's strides when feature imitation is on."""
         x = (images.to(self.device).permute(0, 3, 1, 2).float() - self.mean) / self.std
+        feats = None
         if self.session is not None:
             out = torch.from_numpy(self.session.infer(x.cpu().numpy())).to(self.device)
         else:
-            out = self.model(x).float()
+            out, all_feats = self.model(x, with_features=True)
+            out = out.float()
             c = self.layout.num_classes
             out = torch.cat([out[..., :c].sigmoid(), out[..., c:]], dim=-1)
-        return torch.cat([out[:, sl] for sl in self.level_slices], dim=1)
+            if self.feature_levels:
+                feats = [all_feats[i].float() for i in self.feature_levels]
+        return torch.cat([out[:, sl] for sl in self.level_slices], dim=1), feats
+
+
+def _standardise(x: torch.Tensor) -> torch.Tensor:
+    """Each (image, channel) map to zero mean and unit variance over its positions."""
+    flat = x.float().flatten(2)
+    return (flat - flat.mean(dim=2, keepdim=True)) / (flat.std(dim=2, keepdim=True) + 1e-6)
+
+
+def feature_imitation_loss(student: list[torch.Tensor], teacher: list[torch.Tensor]) -> torch.Tensor:
+    """Mean over levels of MSE between the standardised maps, i.e. 2 * (1 - Pearson correlation) per
+    channel (PKD, Cao et al. 2022): the student copies where the teacher's channels fire, not their
+    scale, so necks of different magnitudes (a linear PAN vs a Ghost-PAN) can be compared. 0 = identical."""
+    terms = [F.mse_loss(_standardise(s), _standardise(t)) for s, t in zip(student, teacher, strict=True)]
+    return torch.stack(terms).mean()
 
 
 def _load_torch_teacher(source: Path, input_size: int):

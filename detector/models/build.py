@@ -24,8 +24,11 @@ class OneStageDetector(nn.Module):
         self.config = config
         self.backbone, self.fpn, self.head = backbone, fpn, head
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.fpn(self.backbone(x)))
+    def forward(self, x: torch.Tensor, with_features: bool = False):
+        """Raw outputs; with ``with_features`` also the neck's feature maps (for feature distillation)."""
+        feats = self.fpn(self.backbone(x))
+        out = self.head(feats)
+        return (out, feats) if with_features else out
 
 
 def build_backbone(cfg: ModelConfig) -> nn.Module:
