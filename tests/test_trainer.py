@@ -170,6 +170,23 @@ def test_a_teacher_with_other_strides_or_bins_is_refused(tmp_path):
         teacher.bind((4, 8), 0.0, 7, 80)
 
 
+def test_feature_imitation_is_scale_free_and_checks_the_teacher(tmp_path):
+    from detector.errors import KestrelError
+    from trainer.teacher import Teacher, feature_imitation_loss
+
+    torch.manual_seed(0)
+    t = [torch.randn(2, 8, 6, 6), torch.randn(2, 8, 3, 3)]
+    assert feature_imitation_loss([x * 5 + 3 for x in t], t).item() == pytest.approx(0.0, abs=1e-5)
+    assert feature_imitation_loss([-x for x in t], t).item() == pytest.approx(4.0, rel=0.05)  # anti-correlated
+    assert 1.5 < feature_imitation_loss([torch.randn_like(x) for x in t], t).item() < 2.5  # unrelated
+    teacher = Teacher(need_shared("weights", "nanodet", "nanodet-plus-m_416.param"), torch.device("cpu"), 64)
+    teacher.bind((8, 16, 32), 0.0, 7, 80, feature_channels=96)
+    out, feats = teacher.run(torch.zeros(2, 64, 64, 3, dtype=torch.uint8))
+    assert [f.shape for f in feats] == [(2, 96, 8, 8), (2, 96, 4, 4), (2, 96, 2, 2)]
+    with pytest.raises(KestrelError, match="neck widths differ"):
+        teacher.bind((8, 16, 32), 0.0, 7, 80, feature_channels=128)
+
+
 def test_ddp_on_cpu_with_gloo_two_processes(tmp_path):
     cfg = tiny_config(tmp_path, epochs=1)
     cfg_file = tmp_path / "ddp.yaml"

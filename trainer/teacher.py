@@ -109,7 +109,7 @@ class Teacher:
 def _standardise(x: torch.Tensor) -> torch.Tensor:
     """Each (image, channel) map to zero mean and unit variance over its positions."""
     flat = x.float().flatten(2)
-    return (flat - flat.mean(dim=2, keepdim=True)) / (flat.std(dim=2, keepdim=True) + 1e-6)
+    return (flat - flat.mean(dim=2, keepdim=True)) / (flat.std(dim=2, keepdim=True, correction=0) + 1e-6)
 
 
 def feature_imitation_loss(student: list[torch.Tensor], teacher: list[torch.Tensor]) -> torch.Tensor:
