@@ -187,6 +187,36 @@ def test_feature_imitation_is_scale_free_and_checks_the_teacher(tmp_path):
         teacher.bind((8, 16, 32), 0.0, 7, 80, feature_channels=128)
 
 
+def test_a_transplanted_head_reproduces_the_teacher_on_the_teachers_features(tmp_path):
+    from detector.errors import KestrelError
+    from detector.models import build_model
+    from detector.models.config import HeadConfig, ModelConfig
+    from trainer.teacher import Teacher
+    from trainer.transplant import match_neck_scale, transplant_head
+
+    teacher = Teacher(need_shared("weights", "nanodet", "nanodet-plus-m_416.param"), torch.device("cpu"), 64)
+    teacher.bind((8, 16, 32), 0.0, 7, 80, feature_channels=96)
+    head = HeadConfig(kernel_size=5, strides=(8, 16, 32), dgqp=True, norm=False)
+    student = build_model(ModelConfig(name="s", head=head, input_size=64)).eval()
+    assert transplant_head(student, teacher.model) == [8, 16, 32]
+    images = torch.randint(0, 255, (2, 64, 64, 3), dtype=torch.uint8)
+    out, feats = teacher.run(images)
+    with torch.no_grad():
+        raw = student.head(feats)
+    assert torch.allclose(raw[..., 80:], out[..., 80:], atol=1e-5)  # the box distributions: the teacher's
+    assert torch.allclose(raw[..., :80].sigmoid(), 0.95 * out[..., :80], atol=1e-4)  # DGQP starts at q = 0.95
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        _, own = student(x, with_features=True)
+    factor = match_neck_scale(student, own, feats)
+    with torch.no_grad():
+        _, scaled = student(x, with_features=True)
+    assert factor != 1.0 and all(torch.allclose(a * factor, b, rtol=1e-4, atol=1e-5) for a, b in zip(own, scaled))
+    with_bn = build_model(ModelConfig(name="s", head=HeadConfig(kernel_size=5, strides=(8, 16, 32)), input_size=64))
+    with pytest.raises(KestrelError, match="another shape"):
+        transplant_head(with_bn, teacher.model)
+
+
 def test_ddp_on_cpu_with_gloo_two_processes(tmp_path):
     cfg = tiny_config(tmp_path, epochs=1)
     cfg_file = tmp_path / "ddp.yaml"

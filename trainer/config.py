@@ -78,6 +78,12 @@ class DistillConfig:
     # (MSE normalised by the teacher maps' energy). Needs a torch teacher (.param/.ckpt) whose neck has
     # the student's channel count. 0 disables.
     feature_weight: float = 0.0
+    # "pearson": standardised maps (scale-free); "mse": the maps themselves, normalised by the teacher's energy
+    # (what a transplanted head needs: it expects the teacher's scale).
+    feature_loss: Literal["pearson", "mse"] = "pearson"
+    # Start the student's head from the teacher's at the shared strides (needs the same head shape, norm off)
+    # and scale a linear PAN to the teacher's feature RMS.
+    init_head: bool = False
 
 
 @dataclass(frozen=True)

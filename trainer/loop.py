@@ -92,6 +92,10 @@ class Trainer:
             self.teacher.bind(head.strides, self.mcfg.center_offset, head.reg_max, head.num_classes, width)
         elif self.has_unlabeled:
             raise KestrelError("unlabeled 'images'/'video' datasets need a teacher (distill.teacher) to label them")
+        self.mean = torch.tensor(self.mcfg.mean, device=self.device).view(1, 3, 1, 1)
+        self.std = torch.tensor(self.mcfg.std, device=self.device).view(1, 3, 1, 1)
+        if cfg.distill.init_head and not (cfg.resume and (self.out / "last").exists()):
+            self._start_from_teacher_head()  # before the EMA copy and the optimizer
         self.net = self.model
         if self.world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(self.model)
@@ -100,8 +104,6 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=use_fp16)
         self.amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(cfg.optim.amp)
         self.ema = ModelEMA(self.model, cfg.optim.ema_decay) if cfg.optim.ema_decay > 0 else None
-        self.mean = torch.tensor(self.mcfg.mean, device=self.device).view(1, 3, 1, 1)
-        self.std = torch.tensor(self.mcfg.std, device=self.device).view(1, 3, 1, 1)
         self.steps_per_epoch = len(self.dataset) // (cfg.optim.batch_size * self.world)
         if self.steps_per_epoch == 0:
             raise KestrelError(f"{len(self.dataset)} images do not fill one batch of {cfg.optim.batch_size}")
@@ -110,6 +112,22 @@ class Trainer:
         self.writer = None
         if cfg.resume and (self.out / "last").exists():
             self.resume()
+
+    def _start_from_teacher_head(self) -> None:
+        from .transplant import match_neck_scale, transplant_head
+
+        if self.teacher is None or self.teacher.model is None:
+            raise KestrelError("distill.init_head needs a torch teacher (.param or .ckpt)")
+        strides = transplant_head(self.model, self.teacher.model)
+        self.dataset.set_epoch(0)
+        images = collate([self.dataset[i] for i in range(min(8, len(self.dataset)))])[0]
+        _, t_feats = self.teacher.run(images)
+        x = (images.to(self.device).permute(0, 3, 1, 2).float() - self.mean) / self.std
+        with torch.no_grad():
+            _, s_feats = self.model(x, with_features=True)
+        factor = match_neck_scale(self.model, s_feats, t_feats) if t_feats is not None else 1.0
+        if self.is_main:
+            print(f"head taken from the teacher at strides {strides}; neck scaled by {factor:.4f}", file=sys.stderr)
 
     # -- state -------------------------------------------------------------------------
     @property
@@ -168,7 +186,7 @@ class Trainer:
             raw, feats = self.net(x, with_features=True)
         losses = self.criterion(raw, targets, teacher_out)
         if teacher_feats is not None:
-            losses["feat"] = feature_imitation_loss(feats, teacher_feats)
+            losses["feat"] = feature_imitation_loss(feats, teacher_feats, self.cfg.distill.feature_loss)
             losses["loss"] = losses["loss"] + self.cfg.distill.feature_weight * losses["feat"]
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(losses["loss"]).backward()

@@ -112,11 +112,19 @@ def _standardise(x: torch.Tensor) -> torch.Tensor:
     return (flat - flat.mean(dim=2, keepdim=True)) / (flat.std(dim=2, keepdim=True, correction=0) + 1e-6)
 
 
-def feature_imitation_loss(student: list[torch.Tensor], teacher: list[torch.Tensor]) -> torch.Tensor:
-    """Mean over levels of MSE between the standardised maps, i.e. 2 * (1 - Pearson correlation) per
-    channel (PKD, Cao et al. 2022): the student copies where the teacher's channels fire, not their
-    scale, so necks of different magnitudes (a linear PAN vs a Ghost-PAN) can be compared. 0 = identical."""
-    terms = [F.mse_loss(_standardise(s), _standardise(t)) for s, t in zip(student, teacher, strict=True)]
+def feature_imitation_loss(student: list[torch.Tensor], teacher: list[torch.Tensor], kind: str = "pearson"):
+    """Mean over levels of a feature distance.
+
+    ``pearson``: MSE between the standardised maps, i.e. 2 * (1 - Pearson correlation) per channel (PKD,
+    Cao et al. 2022): the student copies where the teacher's channels fire, not their scale, so necks of
+    different magnitudes (a linear PAN vs a Ghost-PAN) can be compared. 0 = identical, 2 = unrelated.
+    ``mse``: MSE of the maps themselves over the teacher maps' mean square (1 = a student at zero).
+    """
+    if kind == "mse":
+        pairs = zip(student, teacher, strict=True)
+        terms = [F.mse_loss(s.float(), t) / t.pow(2).mean().clamp(min=1e-6) for s, t in pairs]
+    else:
+        terms = [F.mse_loss(_standardise(s), _standardise(t)) for s, t in zip(student, teacher, strict=True)]
     return torch.stack(terms).mean()
 
 

@@ -56,7 +56,7 @@ def build_head(cfg: ModelConfig, in_channels: int) -> GFLHead:
     if h.name != "gfl":
         raise ValueError(f"unknown head '{h.name}'")
     return GFLHead(h.num_classes, in_channels, h.feat_channels, h.stacked_convs, h.strides, h.reg_max,
-                   h.kernel_size, h.act, dgqp=h.dgqp)  # fmt: skip
+                   h.kernel_size, h.act, dgqp=h.dgqp, norm=h.norm)  # fmt: skip
 
 
 def build_model(config: ModelConfig | str) -> OneStageDetector:

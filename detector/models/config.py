@@ -33,6 +33,7 @@ class HeadConfig:
     reg_max: int = 7
     act: str = "leakyrelu"
     dgqp: bool = False
+    norm: bool = True  # BatchNorm in the head's convs (False: convs with bias, e.g. to take fused weights)
 
 
 @dataclass(frozen=True)

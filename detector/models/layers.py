@@ -44,12 +44,13 @@ class ConvModule(nn.Module):
 class DepthwiseConvModule(nn.Module):
     """depthwise kxk -> BN -> act -> pointwise 1x1 -> BN -> act (NanoDet's names)."""
 
-    def __init__(self, cin: int, cout: int, k: int, stride: int = 1, padding: int = 0, act: str = "leakyrelu") -> None:
+    def __init__(self, cin: int, cout: int, k: int, stride: int = 1, padding: int = 0, act: str = "leakyrelu",
+                 norm: bool = True) -> None:  # fmt: skip
         super().__init__()
-        self.depthwise = nn.Conv2d(cin, cin, k, stride, padding, groups=cin, bias=False)
-        self.pointwise = nn.Conv2d(cin, cout, 1, bias=False)
-        self.dwnorm = nn.BatchNorm2d(cin)
-        self.pwnorm = nn.BatchNorm2d(cout)
+        self.depthwise = nn.Conv2d(cin, cin, k, stride, padding, groups=cin, bias=not norm)
+        self.pointwise = nn.Conv2d(cin, cout, 1, bias=not norm)
+        self.dwnorm = nn.BatchNorm2d(cin) if norm else nn.Identity()
+        self.pwnorm = nn.BatchNorm2d(cout) if norm else nn.Identity()
         self.act = make_act(act)
 
     def forward(self, x):

@@ -25,6 +25,13 @@ class DGQP(nn.Module):
         self.reg_conf = nn.Sequential(nn.Conv2d(4 * (topk + 1), hidden, 1), nn.ReLU(inplace=True),
                                       nn.Conv2d(hidden, 1, 1), nn.Sigmoid())  # fmt: skip
 
+    def start_at(self, quality: float) -> None:
+        """Predict ``quality`` everywhere to begin with (a head whose scores are already calibrated,
+        e.g. transplanted from a teacher, then starts from its own scores instead of half of them)."""
+        last = self.reg_conf[2]
+        nn.init.normal_(last.weight, std=1e-3)
+        nn.init.constant_(last.bias, math.log(quality / (1 - quality)))
+
     def forward(self, bins: torch.Tensor) -> torch.Tensor:
         n, _, h, w = bins.shape
         prob = F.softmax(bins.reshape(n, 4, self.reg_max + 1, h, w), dim=2)
@@ -37,7 +44,7 @@ class GFLHead(nn.Module):
     def __init__(
         self, num_classes: int, in_channels: int, feat_channels: int = 96, stacked_convs: int = 2,
         strides: tuple[int, ...] = (8, 16, 32), reg_max: int = 7, kernel_size: int = 3,
-        act: str = "leakyrelu", conv_type: str = "dw", dgqp: bool = False,
+        act: str = "leakyrelu", conv_type: str = "dw", dgqp: bool = False, norm: bool = True,
     ) -> None:  # fmt: skip
         super().__init__()
         self.num_classes, self.reg_max, self.strides = num_classes, reg_max, tuple(strides)
@@ -45,7 +52,8 @@ class GFLHead(nn.Module):
         pad = kernel_size // 2
         self.cls_convs = nn.ModuleList(
             nn.ModuleList(
-                block(in_channels if i == 0 else feat_channels, feat_channels, kernel_size, 1, pad, act=act)
+                block(in_channels if i == 0 else feat_channels, feat_channels, kernel_size, 1, pad, act=act,
+                      norm=norm)  # fmt: skip
                 for i in range(stacked_convs)
             )
             for _ in strides
