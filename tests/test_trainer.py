@@ -211,7 +211,8 @@ def test_a_transplanted_head_reproduces_the_teacher_on_the_teachers_features(tmp
     factor = match_neck_scale(student, own, feats)
     with torch.no_grad():
         _, scaled = student(x, with_features=True)
-    assert factor != 1.0 and all(torch.allclose(a * factor, b, rtol=1e-4, atol=1e-5) for a, b in zip(own, scaled))
+    assert factor != 1.0
+    assert all(torch.allclose(a * factor, b, rtol=1e-4, atol=1e-5) for a, b in zip(own, scaled, strict=True))
     with_bn = build_model(ModelConfig(name="s", head=HeadConfig(kernel_size=5, strides=(8, 16, 32)), input_size=64))
     with pytest.raises(KestrelError, match="another shape"):
         transplant_head(with_bn, teacher.model)
