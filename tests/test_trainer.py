@@ -230,6 +230,29 @@ def test_ddp_on_cpu_with_gloo_two_processes(tmp_path):
     assert result.stdout.count("model package:") == 1  # only rank 0 exports
 
 
+def test_sigterm_saves_like_ctrl_c_and_the_run_resumes(tmp_path):
+    import signal
+    import time
+
+    cfg_file = tmp_path / "long.yaml"
+    cfg_file.write_text(yaml.safe_dump(tiny_config(tmp_path, epochs=500)))
+    cmd = [sys.executable, "-m", "app.cli", "train", str(cfg_file), "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    last = tmp_path / "runs" / "t" / "last" / "trainer.json"
+    try:
+        deadline = time.monotonic() + 120
+        while not last.exists() and time.monotonic() < deadline:  # a few epochs in
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted: saved" in err
+    state = yaml.safe_load(last.read_text())
+    assert 0 < state["epoch"] < 500
+
+
 def test_dgqp_head_outputs_a_quality_weighted_score_and_learns():
     from detector.models import build_model
     from detector.models.config import PAPER_G5_LITE1_416

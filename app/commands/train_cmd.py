@@ -29,7 +29,24 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise KestrelError(f"training needs torch ({exc}); pip install 'kestrel-vision[train]'") from None
     cfg = load_config(args.config, args.overrides)
+    save_on_stop_signals()
     path = Trainer(cfg, progress=not args.no_progress).fit()
     if path is not None:
         print(f"model package: {path}")
     return 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def save_on_stop_signals() -> None:
+    """SIGTERM (a service manager, `kill`) and SIGINT stop training the way Ctrl-C does: save, then exit.
+
+    SIGINT is re-armed too: a shell starts background jobs with SIGINT ignored, and `kill -INT` must not
+    then be a no-op that leaves the run going.
+    """
+    import signal
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
