@@ -218,6 +218,37 @@ def test_a_transplanted_head_reproduces_the_teacher_on_the_teachers_features(tmp
         transplant_head(with_bn, teacher.model)
 
 
+def test_a_transplanted_ghost_pan_and_head_reproduce_the_teacher_from_its_reduced_maps():
+    from detector.models import build_model
+    from detector.models.config import BackboneConfig, HeadConfig, ModelConfig, NeckConfig
+    from trainer.teacher import Teacher
+    from trainer.transplant import match_reduce_scale, transplant_head, transplant_neck
+
+    teacher = Teacher(need_shared("weights", "nanodet", "nanodet-plus-m_416.param"), torch.device("cpu"), 64)
+    teacher.bind((8, 16, 32), 0.0, 7, 80, feature_channels=96, feature_at="neck_input")
+    student = build_model(ModelConfig(
+        name="s", backbone=BackboneConfig(name="shufflenetv2", model_size="0.5x"), input_size=64,
+        neck=NeckConfig(name="ghost_pan", out_channels=96, kernel_size=5, num_extra_level=0, norm=False),
+        head=HeadConfig(kernel_size=5, strides=(8, 16, 32), dgqp=True, norm=False))).eval()  # fmt: skip
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in student.fpn.modules())
+    transplant_neck(student, teacher.model)
+    transplant_head(student, teacher.model)
+    images = torch.randint(0, 255, (2, 64, 64, 3), dtype=torch.uint8)
+    out, reduced = teacher.run(images)
+    assert [r.shape[1:] for r in reduced] == [(96, 8, 8), (96, 4, 4), (96, 2, 2)]
+    with torch.no_grad():
+        raw = student.head(student.fpn.aggregate(reduced))
+    assert torch.allclose(raw[..., 80:], out[..., 80:], atol=1e-4)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        _, own = student(x, with_features="neck_input")
+    match_reduce_scale(student, own, reduced)
+    with torch.no_grad():
+        _, scaled = student(x, with_features="neck_input")
+    for s, t in zip(scaled, reduced, strict=True):
+        assert s.pow(2).mean().sqrt().item() == pytest.approx(t.pow(2).mean().sqrt().item(), rel=1e-3)
+
+
 def test_ddp_on_cpu_with_gloo_two_processes(tmp_path):
     cfg = tiny_config(tmp_path, epochs=1)
     cfg_file = tmp_path / "ddp.yaml"

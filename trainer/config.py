@@ -84,6 +84,13 @@ class DistillConfig:
     # Start the student's head from the teacher's at the shared strides (needs the same head shape, norm off)
     # and scale a linear PAN to the teacher's feature RMS.
     init_head: bool = False
+    # Where the features are compared: the neck's outputs, or its inputs at the neck's width ("neck_input":
+    # the teacher's reduced backbone maps; for a student that takes the teacher's neck with init_neck).
+    feature_at: Literal["neck", "neck_input"] = "neck"
+    # Start the student's Ghost-PAN (all but its backbone-specific reduce layers) from the teacher's.
+    init_neck: bool = False
+    # Keep what was taken from the teacher frozen for this many steps, while the new parts catch up.
+    freeze_steps: int = 0
 
 
 @dataclass(frozen=True)

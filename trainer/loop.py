@@ -89,13 +89,21 @@ class Trainer:
         if cfg.distill.teacher:
             self.teacher = Teacher(cfg.distill.teacher, self.device, size)
             width = self.mcfg.neck.out_channels if cfg.distill.feature_weight > 0 else None
-            self.teacher.bind(head.strides, self.mcfg.center_offset, head.reg_max, head.num_classes, width)
+            self.teacher.bind(head.strides, self.mcfg.center_offset, head.reg_max, head.num_classes, width,
+                              cfg.distill.feature_at)  # fmt: skip
         elif self.has_unlabeled:
             raise KestrelError("unlabeled 'images'/'video' datasets need a teacher (distill.teacher) to label them")
         self.mean = torch.tensor(self.mcfg.mean, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(self.mcfg.std, device=self.device).view(1, 3, 1, 1)
-        if cfg.distill.init_head and not (cfg.resume and (self.out / "last").exists()):
-            self._start_from_teacher_head()  # before the EMA copy and the optimizer
+        if cfg.distill.freeze_steps and self.world > 1:
+            raise KestrelError("distill.freeze_steps works in a single process only (DDP fixes the trained set)")
+        self.frozen: list[torch.nn.Parameter] = []
+        if cfg.distill.init_head or cfg.distill.init_neck:
+            from .transplant import transplanted_parameters
+
+            if not (cfg.resume and (self.out / "last").exists()):
+                self._start_from_teacher()  # before the EMA copy and the optimizer
+            self.frozen = transplanted_parameters(self.model, cfg.distill.init_head, cfg.distill.init_neck)
         self.net = self.model
         if self.world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(self.model)
@@ -113,21 +121,31 @@ class Trainer:
         if cfg.resume and (self.out / "last").exists():
             self.resume()
 
-    def _start_from_teacher_head(self) -> None:
-        from .transplant import match_neck_scale, transplant_head
+    def _start_from_teacher(self) -> None:
+        from .transplant import match_neck_scale, match_reduce_scale, transplant_head, transplant_neck
 
+        d = self.cfg.distill
         if self.teacher is None or self.teacher.model is None:
-            raise KestrelError("distill.init_head needs a torch teacher (.param or .ckpt)")
-        strides = transplant_head(self.model, self.teacher.model)
-        self.dataset.set_epoch(0)
-        images = collate([self.dataset[i] for i in range(min(8, len(self.dataset)))])[0]
-        _, t_feats = self.teacher.run(images)
-        x = (images.to(self.device).permute(0, 3, 1, 2).float() - self.mean) / self.std
-        with torch.no_grad():
-            _, s_feats = self.model(x, with_features=True)
-        factor = match_neck_scale(self.model, s_feats, t_feats) if t_feats is not None else 1.0
+            raise KestrelError("distill.init_head/init_neck need a torch teacher (.param or .ckpt)")
+        said = []
+        if d.init_neck:
+            said.append(f"neck paths ({', '.join(transplant_neck(self.model, self.teacher.model))})")
+        if d.init_head:
+            said.append(f"head at strides {transplant_head(self.model, self.teacher.model)}")
+        if d.feature_weight > 0:  # start the new features at the teacher's scale (what taken parts expect)
+            self.dataset.set_epoch(0)
+            images = collate([self.dataset[i] for i in range(min(8, len(self.dataset)))])[0]
+            _, t_feats = self.teacher.run(images)
+            x = (images.to(self.device).permute(0, 3, 1, 2).float() - self.mean) / self.std
+            with torch.no_grad():
+                _, s_feats = self.model(x, with_features=d.feature_at)
+            if d.feature_at == "neck_input":
+                factors = match_reduce_scale(self.model, s_feats, t_feats)
+                said.append("reduce layers scaled by " + ", ".join(f"{f:.4f}" for f in factors))
+            elif d.init_head:
+                said.append(f"neck scaled by {match_neck_scale(self.model, s_feats, t_feats):.4f}")
         if self.is_main:
-            print(f"head taken from the teacher at strides {strides}; neck scaled by {factor:.4f}", file=sys.stderr)
+            print(f"taken from the teacher: {'; '.join(said)}", file=sys.stderr)
 
     # -- state -------------------------------------------------------------------------
     @property
@@ -182,8 +200,11 @@ class Trainer:
                                     targets[i].crowd)  # fmt: skip
         x = (images.permute(0, 3, 1, 2).float() - self.mean) / self.std
         amp = self.amp_dtype is not None
+        frozen = self.global_step < self.cfg.distill.freeze_steps
+        for p in self.frozen:
+            p.requires_grad_(not frozen)
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=amp):
-            raw, feats = self.net(x, with_features=True)
+            raw, feats = self.net(x, with_features=self.cfg.distill.feature_at)
         losses = self.criterion(raw, targets, teacher_out)
         if teacher_feats is not None:
             losses["feat"] = feature_imitation_loss(feats, teacher_feats, self.cfg.distill.feature_loss)

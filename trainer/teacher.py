@@ -50,12 +50,14 @@ class Teacher:
         self.std = torch.tensor(self.layout.std, device=device).view(1, 3, 1, 1)
         self.level_slices: list[slice] = []
         self.feature_levels: list[int] = []  # teacher neck levels matching the student's, when imitated
+        self.feature_at: str = "neck"
 
     def bind(self, strides: tuple[int, ...], center_offset: float, reg_max: int, num_classes: int,
-             feature_channels: int | None = None) -> None:  # fmt: skip
+             feature_channels: int | None = None, feature_at: str = "neck") -> None:  # fmt: skip
         """Check the teacher fits the student and pick the teacher levels that match.
 
-        ``feature_channels``: the student's neck width, when its neck is to imitate the teacher's.
+        ``feature_channels``: the student's neck width, when its neck is to imitate the teacher's;
+        ``feature_at``: "neck" (outputs) or "neck_input" (the reduced backbone maps).
         """
         t = self.layout
         problems = []
@@ -65,6 +67,9 @@ class Teacher:
             elif self.model.fpn.out_channels != feature_channels:
                 problems.append(f"neck widths differ (student {feature_channels}, "
                                 f"teacher {self.model.fpn.out_channels})")  # fmt: skip
+            elif feature_at == "neck_input" and not hasattr(self.model.fpn, "reduce"):
+                problems.append("the teacher's neck has no separate input stage (neck_input needs a Ghost-PAN)")
+            self.feature_at = feature_at
         if not set(strides) <= set(t.strides):
             problems.append(f"student strides {list(strides)} are not all among the teacher's {list(t.strides)}")
         if center_offset != t.center_offset:
@@ -97,7 +102,7 @@ class Teacher:
         if self.session is not None:
             out = torch.from_numpy(self.session.infer(x.cpu().numpy())).to(self.device)
         else:
-            out, all_feats = self.model(x, with_features=True)
+            out, all_feats = self.model(x, with_features=self.feature_at)
             out = out.float()
             c = self.layout.num_classes
             out = torch.cat([out[..., :c].sigmoid(), out[..., c:]], dim=-1)

@@ -1,8 +1,9 @@
-"""Start a student from its teacher's head: the paper's student learns the teacher's neck features, and
-the teacher's (already trained) head turns them into detections from the first step.
+"""Start a student from parts of its teacher: the head (and a Ghost-PAN neck) are taken over; the
+student's own backbone learns to feed them the teacher's features, and the teacher's trained parts turn
+those into detections from the first step.
 
-Possible when the student's head has the teacher's shape at the shared strides: the same width, depth,
-kernel and classes, without BatchNorm (teachers from ncnn arrive with BN folded into the convs).
+Possible when the student's parts have the teacher's shape at the shared strides (width, depth, kernel,
+classes), without BatchNorm: teachers from ncnn arrive with BN folded into the convs.
 """
 
 from __future__ import annotations
@@ -35,6 +36,47 @@ def transplant_head(student: nn.Module, teacher: nn.Module) -> list[int]:
         for dgqp in s_head.dgqp:
             dgqp.start_at(0.95)
     return copied
+
+
+def transplant_neck(student: nn.Module, teacher: nn.Module) -> list[str]:
+    """Copy a Ghost-PAN's top-down/bottom-up paths from the teacher (not its reduce layers, which depend on
+    the backbone, nor extra levels the student lacks); the parts copied."""
+    s_neck, t_neck = student.fpn, teacher.fpn
+    parts = ("top_down_blocks", "downsamples", "bottom_up_blocks")
+    if not all(hasattr(s_neck, p) and hasattr(t_neck, p) for p in parts):
+        raise KestrelError("cannot take the teacher's neck: both necks must be Ghost-PANs")
+    for part in parts:
+        src, dst = getattr(t_neck, part).state_dict(), getattr(s_neck, part).state_dict()
+        if src.keys() != dst.keys() or any(src[k].shape != dst[k].shape for k in src):
+            raise KestrelError(f"cannot take the teacher's neck: its {part} has another shape "
+                               "(same width, kernel, levels and neck.norm: false)")  # fmt: skip
+        getattr(s_neck, part).load_state_dict(src)
+    return list(parts)
+
+
+def transplanted_parameters(student: nn.Module, head: bool, neck: bool) -> list[nn.Parameter]:
+    """The parameters a transplant filled (the DGQP branch is new and not among them)."""
+    params = []
+    if head:
+        params += [*student.head.cls_convs.parameters(), *student.head.gfl_cls.parameters()]
+    if neck:
+        for part in ("top_down_blocks", "downsamples", "bottom_up_blocks"):
+            params += list(getattr(student.fpn, part).parameters())
+    return params
+
+
+@torch.no_grad()
+def match_reduce_scale(student: nn.Module, student_feats: list[torch.Tensor], teacher_feats: list[torch.Tensor]):
+    """Scale each of a Ghost-PAN's reduce layers so its output has the teacher's RMS at that level (a
+    1x1 conv + LeakyReLU: scaling the conv scales the output). Returns the factors."""
+    factors = []
+    for layer, s, t in zip(student.fpn.reduce_layers, student_feats, teacher_feats, strict=True):
+        factor = float(t.pow(2).mean().sqrt() / s.pow(2).mean().sqrt().clamp(min=1e-12))
+        layer.conv.weight.mul_(factor)
+        if layer.conv.bias is not None:
+            layer.conv.bias.mul_(factor)
+        factors.append(factor)
+    return factors
 
 
 @torch.no_grad()

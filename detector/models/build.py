@@ -24,11 +24,17 @@ class OneStageDetector(nn.Module):
         self.config = config
         self.backbone, self.fpn, self.head = backbone, fpn, head
 
-    def forward(self, x: torch.Tensor, with_features: bool = False):
-        """Raw outputs; with ``with_features`` also the neck's feature maps (for feature distillation)."""
-        feats = self.fpn(self.backbone(x))
-        out = self.head(feats)
-        return (out, feats) if with_features else out
+    def forward(self, x: torch.Tensor, with_features: bool | str = False):
+        """Raw outputs; with ``with_features`` also feature maps for distillation: the neck's outputs
+        (True or "neck"), or the neck's inputs at its own width ("neck_input", necks that have ``reduce``)."""
+        feats = self.backbone(x)
+        if with_features == "neck_input":
+            taps = self.fpn.reduce(feats)
+            outs = self.fpn.aggregate(taps)
+        else:
+            outs = taps = self.fpn(feats)
+        out = self.head(outs)
+        return (out, taps) if with_features else out
 
 
 def build_backbone(cfg: ModelConfig) -> nn.Module:
@@ -47,7 +53,12 @@ def build_neck(cfg: ModelConfig, in_channels: tuple[int, ...]) -> nn.Module:
     if n.name == "pan":
         return PAN(in_channels, n.out_channels)
     if n.name == "ghost_pan":
-        return GhostPAN(in_channels, n.out_channels, n.kernel_size, n.num_extra_level, n.act)
+        neck = GhostPAN(in_channels, n.out_channels, n.kernel_size, n.num_extra_level, n.act)
+        if not n.norm:  # the BN-free structure, e.g. to take a teacher's fused weights
+            from .fuse import fuse_model
+
+            fuse_model(neck)
+        return neck
     raise ValueError(f"unknown neck '{n.name}'")
 
 

@@ -20,6 +20,7 @@ class NeckConfig:
     kernel_size: int = 5
     num_extra_level: int = 0
     act: str = "leakyrelu"
+    norm: bool = True  # ghost_pan: False builds it without BN (convs with bias), e.g. to take fused weights
 
 
 @dataclass(frozen=True)

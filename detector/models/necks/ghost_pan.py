@@ -85,7 +85,14 @@ class GhostPAN(nn.Module):
         )
 
     def forward(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
-        inputs = [reduce(x) for reduce, x in zip(self.reduce_layers, inputs, strict=True)]
+        return self.aggregate(self.reduce(inputs))
+
+    def reduce(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The backbone's maps brought to the neck's width: the only part that depends on the backbone."""
+        return [reduce(x) for reduce, x in zip(self.reduce_layers, inputs, strict=True)]
+
+    def aggregate(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Top-down and bottom-up paths (and extra levels) over the reduced maps."""
         inner = [inputs[-1]]
         for idx in range(len(inputs) - 1, 0, -1):
             block = self.top_down_blocks[len(inputs) - 1 - idx]
