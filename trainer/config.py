@@ -91,6 +91,11 @@ class DistillConfig:
     init_neck: bool = False
     # Keep what was taken from the teacher frozen for this many steps, while the new parts catch up.
     freeze_steps: int = 0
+    # With init_neck: solve the student's reduce layers in closed form (ridge regression onto the teacher's
+    # reduced maps) on this many training images, un-augmented, before training. 0: scale them instead.
+    fit_images: int = 0
+    # Learning-rate multiplier for the parts taken from the teacher (they start trained).
+    taken_lr_scale: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ class Trainer:
         self.net = self.model
         if self.world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(self.model)
-        self.optimizer = build_optimizer(self.model, cfg.optim)
+        self.optimizer = build_optimizer(self.model, cfg.optim, self.frozen, cfg.distill.taken_lr_scale)
         use_fp16 = cfg.optim.amp == "fp16" and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=use_fp16)
         self.amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(cfg.optim.amp)
@@ -139,13 +139,35 @@ class Trainer:
             x = (images.to(self.device).permute(0, 3, 1, 2).float() - self.mean) / self.std
             with torch.no_grad():
                 _, s_feats = self.model(x, with_features=d.feature_at)
-            if d.feature_at == "neck_input":
+            if d.feature_at == "neck_input" and d.fit_images:
+                r2 = self._fit_reduce_layers(d.fit_images)
+                said.append("reduce layers solved in closed form, R^2 " + ", ".join(f"{v:.3f}" for v in r2))
+            elif d.feature_at == "neck_input":
                 factors = match_reduce_scale(self.model, s_feats, t_feats)
                 said.append("reduce layers scaled by " + ", ".join(f"{f:.4f}" for f in factors))
             elif d.init_head:
                 said.append(f"neck scaled by {match_neck_scale(self.model, s_feats, t_feats):.4f}")
         if self.is_main:
             print(f"taken from the teacher: {'; '.join(said)}", file=sys.stderr)
+
+    @torch.no_grad()
+    def _fit_reduce_layers(self, count: int) -> list[float]:
+        from .data.pipeline import AugmentedDataset, EvalTransform
+        from .transplant import fit_reduce_layers
+
+        size = self.mcfg.input_size
+        plain = AugmentedDataset(self.dataset.source, EvalTransform(size, size), self.cfg.optim.seed)
+        order = torch.randperm(len(plain), generator=torch.Generator().manual_seed(self.cfg.optim.seed))[:count]
+        levels = len(self.model.fpn.reduce_layers)
+        backbone_maps, teacher_maps = [[] for _ in range(levels)], [[] for _ in range(levels)]
+        for start in range(0, len(order), 16):
+            images = collate([plain[int(i)] for i in order[start : start + 16]])[0]
+            _, reduced = self.teacher.run(images)
+            x = (images.to(self.device).permute(0, 3, 1, 2).float() - self.mean) / self.std
+            for level, (b, t) in enumerate(zip(self.model.backbone(x), reduced, strict=True)):
+                backbone_maps[level].append(b.cpu())
+                teacher_maps[level].append(t.cpu())
+        return fit_reduce_layers(self.model, backbone_maps, teacher_maps)
 
     # -- state -------------------------------------------------------------------------
     @property
@@ -187,7 +209,7 @@ class Trainer:
         total = cfg.epochs * self.steps_per_epoch
         lr = cfg.lr * lr_factor(self.global_step, total, self.steps_per_epoch, cfg)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         images = images.to(self.device)
         targets = [Target(t.boxes.to(self.device), t.labels.to(self.device), t.crowd.to(self.device)) for t in targets]
         teacher_out, teacher_feats = self.teacher.run(images) if self.teacher is not None else (None, None)

@@ -10,12 +10,17 @@ from torch import nn
 from .config import OptimConfig
 
 
-def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
-    decay, no_decay = [], []
+def build_optimizer(model: nn.Module, cfg: OptimConfig, slow: list[nn.Parameter] = (),
+                    slow_scale: float = 1.0) -> torch.optim.Optimizer:  # fmt: skip
+    """Weight decay on weights only; ``slow`` parameters (e.g. taken from a teacher) get ``slow_scale`` x lr."""
+    slow_ids = {id(p) for p in slow} if slow_scale != 1.0 else set()
+    buckets: dict[tuple[bool, bool], list[nn.Parameter]] = {}
     for p in model.parameters():
-        if p.requires_grad:
-            (decay if p.ndim > 1 else no_decay).append(p)
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        if p.requires_grad or id(p) in slow_ids:
+            buckets.setdefault((p.ndim > 1, id(p) in slow_ids), []).append(p)
+    order = sorted(buckets.items(), key=lambda kv: (not kv[0][0], kv[0][1]))  # decayed first, as before
+    groups = [{"params": params, "weight_decay": cfg.weight_decay if decays else 0.0,
+               "lr_scale": slow_scale if is_slow else 1.0} for (decays, is_slow), params in order]  # fmt: skip
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
     return torch.optim.AdamW(groups, lr=cfg.lr)

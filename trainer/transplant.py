@@ -66,6 +66,31 @@ def transplanted_parameters(student: nn.Module, head: bool, neck: bool) -> list[
 
 
 @torch.no_grad()
+def fit_reduce_layers(student: nn.Module, backbone_maps: list[list[torch.Tensor]],
+                      teacher_maps: list[list[torch.Tensor]], ridge: float = 1e-2) -> list[float]:  # fmt: skip
+    """Solve each Ghost-PAN reduce layer (1x1 conv + LeakyReLU) in closed form: ridge regression from the
+    student's backbone maps to the teacher's reduced maps with the LeakyReLU undone (it is invertible).
+    Starts the taken neck and head on features that already resemble the teacher's. ``backbone_maps`` and
+    ``teacher_maps``: per level, a list of (B, C, H, W) batches. Returns R^2 per level (on the fit data)."""
+    r2 = []
+    for level, layer in enumerate(student.fpn.reduce_layers):
+        slope = getattr(layer.act, "negative_slope", 0.0)
+        if not slope:
+            raise KestrelError("closed-form reduce layers need an invertible activation (LeakyReLU)")
+        x = torch.cat([m.permute(0, 2, 3, 1).reshape(-1, m.shape[1]) for m in backbone_maps[level]]).double()
+        t = torch.cat([m.permute(0, 2, 3, 1).reshape(-1, m.shape[1]) for m in teacher_maps[level]]).double()
+        z = torch.where(t >= 0, t, t / slope)
+        xa = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1)
+        w = torch.linalg.solve(xa.T @ xa + ridge * len(x) * torch.eye(xa.shape[1], dtype=x.dtype), xa.T @ z)
+        pred = xa @ w
+        r2.append(float(1 - (pred - z).pow(2).sum() / (z - z.mean(0)).pow(2).sum()))
+        conv = layer.conv
+        conv.weight.copy_(w[:-1].T.float().reshape(conv.weight.shape))
+        conv.bias.copy_(w[-1].float())
+    return r2
+
+
+@torch.no_grad()
 def match_reduce_scale(student: nn.Module, student_feats: list[torch.Tensor], teacher_feats: list[torch.Tensor]):
     """Scale each of a Ghost-PAN's reduce layers so its output has the teacher's RMS at that level (a
     1x1 conv + LeakyReLU: scaling the conv scales the output). Returns the factors."""
