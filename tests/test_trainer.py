@@ -249,6 +249,36 @@ def test_a_transplanted_ghost_pan_and_head_reproduce_the_teacher_from_its_reduce
         assert s.pow(2).mean().sqrt().item() == pytest.approx(t.pow(2).mean().sqrt().item(), rel=1e-3)
 
 
+def test_closed_form_reduce_layers_recover_a_known_map_and_taken_parts_learn_slower():
+    from detector.models import build_model
+    from detector.models.config import BackboneConfig, HeadConfig, ModelConfig, NeckConfig
+    from trainer.config import OptimConfig
+    from trainer.optim import build_optimizer
+    from trainer.transplant import fit_reduce_layers, transplanted_parameters
+
+    student = build_model(ModelConfig(
+        name="s", backbone=BackboneConfig(name="shufflenetv2", model_size="0.5x"), input_size=64,
+        neck=NeckConfig(name="ghost_pan", out_channels=16, kernel_size=3, norm=False),
+        head=HeadConfig(num_classes=3, feat_channels=16, kernel_size=3, norm=False))).eval()  # fmt: skip
+    torch.manual_seed(0)
+    maps, targets = [], []
+    for layer in student.fpn.reduce_layers:
+        cin = layer.conv.in_channels
+        w, b = torch.randn(16, cin), torch.randn(16)
+        x = torch.randn(4, cin, 6, 6)
+        targets.append([torch.nn.functional.leaky_relu(torch.einsum("oc,bchw->bohw", w, x) + b[None, :, None, None],
+                                                       0.1)])  # fmt: skip
+        maps.append([x])
+    r2 = fit_reduce_layers(student, maps, targets, ridge=1e-9)
+    assert min(r2) > 0.9999
+    for layer, x, t in zip(student.fpn.reduce_layers, maps, targets, strict=True):
+        assert torch.allclose(layer(x[0]), t[0], atol=1e-3)
+    taken = transplanted_parameters(student, head=True, neck=True)
+    opt = build_optimizer(student, OptimConfig(), taken, 0.1)
+    slow = [g for g in opt.param_groups if g["lr_scale"] == 0.1]
+    assert {id(p) for g in slow for p in g["params"]} == {id(p) for p in taken}
+
+
 def test_ddp_on_cpu_with_gloo_two_processes(tmp_path):
     cfg = tiny_config(tmp_path, epochs=1)
     cfg_file = tmp_path / "ddp.yaml"
