@@ -27,16 +27,13 @@ VARIANTS = {  # name -> TorchCudaBackend options
 }
 
 
-def default_model() -> Path:
-    package = ROOT / "build" / "models" / "nanodet-plus-m_416.onnx"
-    if not package.exists():
-        param = SHARED / "weights" / "nanodet" / "nanodet-plus-m_416.param"
-        if not param.exists():
-            raise KestrelError("no model: pass --model (../shared is absent)")
-        from detector.ncnn.importer import import_ncnn
+def default_models() -> tuple[Path, Path | None]:
+    """The bundled dense model and its 2:4-sparse sibling."""
+    from .models import DENSE, SPARSE
 
-        import_ncnn(param, package)
-    return package
+    if not DENSE.is_file():
+        raise KestrelError(f"no model: pass --model ({DENSE} is missing)")
+    return DENSE, SPARSE if SPARSE.is_file() else None
 
 
 def parity(model: Path, blobs: list[np.ndarray]) -> list[dict]:
@@ -106,7 +103,9 @@ def run_gpu_check(model: Path | None, sparse_model: Path | None, images: Path | 
         raise KestrelError("the GPU self-check needs an NVIDIA GPU with PyTorch CUDA and onnx2torch")
     import torch
 
-    model = model or default_model()
+    if model is None:
+        model, bundled_sparse = default_models()
+        sparse_model = sparse_model or bundled_sparse
     folder = images or SHARED / "data" / "coco" / "tiny" / "val2017"
     paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".jpg", ".png"))[:20]
     if not paths:

@@ -34,9 +34,10 @@ WAIT_MS = 30_000
 @pytest.fixture(scope="module")
 def gui_model(tmp_path_factory) -> Path:
     """The bundled default model when it exists, else NanoDet-Plus-m 416 imported from ../shared."""
-    bundled = ROOT / "assets" / "kestrel-default.onnx"
-    if bundled.exists():
-        return bundled
+    from app.models import DEFAULT
+
+    if DEFAULT.exists():
+        return DEFAULT
     from detector.ncnn.importer import import_ncnn
 
     out = tmp_path_factory.mktemp("gui") / "plus416.onnx"

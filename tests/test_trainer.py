@@ -273,6 +273,19 @@ def test_closed_form_reduce_layers_recover_a_known_map_and_taken_parts_learn_slo
     assert min(r2) > 0.9999
     for layer, x, t in zip(student.fpn.reduce_layers, maps, targets, strict=True):
         assert torch.allclose(layer(x[0]), t[0], atol=1e-3)
+    # a 3x3 reduce layer: the same, with each position's neighbourhood (unfold order = conv weight order)
+    wide = build_model(ModelConfig(
+        name="s", backbone=BackboneConfig(name="shufflenetv2", model_size="0.5x"), input_size=64,
+        neck=NeckConfig(name="ghost_pan", out_channels=16, kernel_size=3, norm=False, reduce_kernel=3),
+        head=HeadConfig(num_classes=3, feat_channels=16, kernel_size=3, norm=False))).eval()  # fmt: skip
+    truth = [torch.nn.Conv2d(layer.conv.in_channels, 16, 3, padding=1) for layer in wide.fpn.reduce_layers]
+    maps = [[torch.randn(6, t.in_channels, 8, 8)] for t in truth]
+    with torch.no_grad():
+        targets = [[torch.nn.functional.leaky_relu(t(m[0]), 0.1)] for t, m in zip(truth, maps, strict=True)]
+    assert min(fit_reduce_layers(wide, maps, targets, ridge=1e-9)) > 0.9999
+    with torch.no_grad():
+        assert all(torch.allclose(layer(m[0]), t[0], atol=1e-3)
+                   for layer, m, t in zip(wide.fpn.reduce_layers, maps, targets, strict=True))  # fmt: skip
     taken = transplanted_parameters(student, head=True, neck=True)
     opt = build_optimizer(student, OptimConfig(), taken, 0.1)
     slow = [g for g in opt.param_groups if g["lr_scale"] == 0.1]

@@ -9,6 +9,7 @@ classes), without BatchNorm: teachers from ncnn arrive with BN folded into the c
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from detector.errors import KestrelError
@@ -77,7 +78,8 @@ def fit_reduce_layers(student: nn.Module, backbone_maps: list[list[torch.Tensor]
         slope = getattr(layer.act, "negative_slope", 0.0)
         if not slope:
             raise KestrelError("closed-form reduce layers need an invertible activation (LeakyReLU)")
-        x = torch.cat([m.permute(0, 2, 3, 1).reshape(-1, m.shape[1]) for m in backbone_maps[level]]).double()
+        k = layer.conv.kernel_size[0]
+        x = torch.cat([_patches(m, k) for m in backbone_maps[level]]).double()
         t = torch.cat([m.permute(0, 2, 3, 1).reshape(-1, m.shape[1]) for m in teacher_maps[level]]).double()
         z = torch.where(t >= 0, t, t / slope)
         xa = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1)
@@ -88,6 +90,14 @@ def fit_reduce_layers(student: nn.Module, backbone_maps: list[list[torch.Tensor]
         conv.weight.copy_(w[:-1].T.float().reshape(conv.weight.shape))
         conv.bias.copy_(w[-1].float())
     return r2
+
+
+def _patches(maps: torch.Tensor, k: int) -> torch.Tensor:
+    """(B, C, H, W) -> (B*H*W, C*k*k): each position's kxk neighbourhood, in a conv weight's (C, kh, kw) order."""
+    if k == 1:
+        return maps.permute(0, 2, 3, 1).reshape(-1, maps.shape[1])
+    cols = F.unfold(maps, k, padding=k // 2)  # (B, C*k*k, H*W)
+    return cols.permute(0, 2, 1).reshape(-1, cols.shape[1])
 
 
 @torch.no_grad()

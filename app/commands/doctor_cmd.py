@@ -13,8 +13,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "Runtime providers and the backend 'auto' picks. With --gpu: parity of the GPU "
                        "backends with ONNX Runtime on the CPU, and a latency table.")  # fmt: skip
     p.add_argument("--gpu", action="store_true", help="run the GPU self-check (needs an NVIDIA GPU)")
-    p.add_argument("--model", type=Path, help="--gpu: model package (default: NanoDet-Plus-m-416 from ../shared)")
-    p.add_argument("--sparse-model", type=Path, help="--gpu: the 2:4-sparse package to compare against")
+    p.add_argument("--model", type=Path, help="--gpu: model package (default: the bundled dense model)")
+    p.add_argument("--sparse-model", type=Path,
+                   help="--gpu: the 2:4-sparse package to compare against (default: the bundled one)")
     p.add_argument("--images", type=Path, help="--gpu: folder of real images (default: COCO tiny val)")
     p.add_argument("--out", type=Path, help="--gpu: write the results as JSON here")
     p.set_defaults(handler=run)

@@ -39,11 +39,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def default_model() -> Path:
-    from ..demo import ROOT
-    from ..demo import default_model as demo_model
+    from ..models import default_model as bundled
 
-    bundled = ROOT / "assets" / "kestrel-default.onnx"
-    return bundled if bundled.exists() else demo_model(ROOT / "build" / "models")
+    return bundled()
 
 
 def run(args: argparse.Namespace) -> int:

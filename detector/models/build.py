@@ -53,7 +53,7 @@ def build_neck(cfg: ModelConfig, in_channels: tuple[int, ...]) -> nn.Module:
     if n.name == "pan":
         return PAN(in_channels, n.out_channels)
     if n.name == "ghost_pan":
-        neck = GhostPAN(in_channels, n.out_channels, n.kernel_size, n.num_extra_level, n.act)
+        neck = GhostPAN(in_channels, n.out_channels, n.kernel_size, n.num_extra_level, n.act, n.reduce_kernel)
         if not n.norm:  # the BN-free structure, e.g. to take a teacher's fused weights
             from .fuse import fuse_model
 

@@ -21,6 +21,7 @@ class NeckConfig:
     num_extra_level: int = 0
     act: str = "leakyrelu"
     norm: bool = True  # ghost_pan: False builds it without BN (convs with bias), e.g. to take fused weights
+    reduce_kernel: int = 1  # ghost_pan: kernel of the layers bringing the backbone's maps to the neck's width
 
 
 @dataclass(frozen=True)

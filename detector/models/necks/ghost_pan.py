@@ -61,13 +61,15 @@ class GhostBlocks(nn.Module):
 class GhostPAN(nn.Module):
     def __init__(
         self, in_channels: tuple[int, ...], out_channels: int, kernel_size: int = 5,
-        num_extra_level: int = 1, act: str = "leakyrelu",
+        num_extra_level: int = 1, act: str = "leakyrelu", reduce_kernel: int = 1,
     ) -> None:  # fmt: skip
         super().__init__()
         self.out_channels = out_channels
         n, pad = len(in_channels), kernel_size // 2
         self.upsample = nn.Upsample(scale_factor=2, mode="bilinear")
-        self.reduce_layers = nn.ModuleList(ConvModule(c, out_channels, 1, act=act) for c in in_channels)
+        self.reduce_layers = nn.ModuleList(
+            ConvModule(c, out_channels, reduce_kernel, padding=reduce_kernel // 2, act=act) for c in in_channels
+        )
         self.top_down_blocks = nn.ModuleList(
             GhostBlocks(out_channels * 2, out_channels, kernel_size, act) for _ in range(n - 1)
         )
