@@ -42,6 +42,17 @@ def test_resume_gives_a_bit_identical_next_step(tmp_path):
         assert torch.equal(pa, pb)
 
 
+def test_freeze_bn_keeps_running_statistics_while_weights_train(tmp_path):
+    cfg = from_dict(TrainConfig, tiny_config(tmp_path, epochs=1, freeze_bn=True, ema_decay=0.0))
+    trainer = Trainer(cfg, progress=False)
+    bns = [m for m in trainer.model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    before = [b.running_mean.clone() for b in bns]
+    weights = [p.detach().clone() for p in trainer.model.parameters()]
+    trainer.run_epoch()
+    assert all(torch.equal(a, b.running_mean) for a, b in zip(before, bns, strict=True))
+    assert any(not torch.equal(a, p) for a, p in zip(weights, trainer.model.parameters(), strict=True))
+
+
 def test_mask_keeps_the_two_largest_of_every_four_input_channels():
     w = torch.tensor([[[[0.1]], [[-0.9]], [[0.5]], [[0.2]], [[3.0]], [[-2.0]], [[0.0]], [[1.0]]]])  # (1, 8, 1, 1)
     mask = mask_2_of_4(w)

@@ -53,6 +53,9 @@ class OptimConfig:
     amp: Literal["none", "fp16", "bf16"] = "none"
     seed: int = 0
     device: str = "auto"
+    # BatchNorm layers keep their running statistics (eval mode) while the rest trains: small batches of
+    # heavily augmented images would otherwise drag ImageNet statistics somewhere else.
+    freeze_bn: bool = False
 
 
 @dataclass(frozen=True)

@@ -282,6 +282,10 @@ class Trainer:
         loader = DataLoader(self.dataset, batch_sampler=batches, collate_fn=collate,
                             num_workers=self.cfg.data.workers, persistent_workers=False)  # fmt: skip
         self.model.train()
+        if self.cfg.optim.freeze_bn:
+            for m in self.model.modules():
+                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                    m.eval()
         bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{self.cfg.optim.epochs}", unit="batch",
                    disable=not (self.progress and self.is_main), file=sys.stderr, initial=self.step_in_epoch,
                    total=self.steps_per_epoch)  # fmt: skip
