@@ -97,7 +97,8 @@ class DistillConfig:
     # With init_neck: solve the student's reduce layers in closed form (ridge regression onto the teacher's
     # reduced maps) on this many training images, un-augmented, before training. 0: scale them instead.
     fit_images: int = 0
-    # Learning-rate multiplier for the parts taken from the teacher (they start trained).
+    # Learning-rate multiplier for the parts taken from the teacher and the layers fitted to them (they
+    # start trained). freeze_steps holds the same parts still.
     taken_lr_scale: float = 1.0
 
 

@@ -103,7 +103,8 @@ class Trainer:
 
             if not (cfg.resume and (self.out / "last").exists()):
                 self._start_from_teacher()  # before the EMA copy and the optimizer
-            self.frozen = transplanted_parameters(self.model, cfg.distill.init_head, cfg.distill.init_neck)
+            self.frozen = transplanted_parameters(self.model, cfg.distill.init_head, cfg.distill.init_neck,
+                                                  fitted=cfg.distill.init_neck and cfg.distill.fit_images > 0)
         self.net = self.model
         if self.world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(self.model)

@@ -55,9 +55,10 @@ def transplant_neck(student: nn.Module, teacher: nn.Module) -> list[str]:
     return list(parts)
 
 
-def transplanted_parameters(student: nn.Module, head: bool, neck: bool) -> list[nn.Parameter]:
-    """The parameters a transplant filled (the DGQP branch is new and not among them)."""
-    params = []
+def transplanted_parameters(student: nn.Module, head: bool, neck: bool, fitted: bool = False) -> list[nn.Parameter]:
+    """The parameters a transplant filled (the DGQP branch is new and not among them), and with ``fitted``
+    the reduce layers solved in closed form: small weights that Adam's fixed-size steps would wipe out."""
+    params = list(student.fpn.reduce_layers.parameters()) if fitted else []
     if head:
         params += [*student.head.cls_convs.parameters(), *student.head.gfl_cls.parameters()]
     if neck:
