@@ -73,6 +73,16 @@ def test_eligibility_rule_skips_depthwise_stem_and_odd_channels():
     assert not is_eligible(torch.nn.Conv2d(32, 12, 1))  # output channels not a multiple of 8
 
 
+def test_skipped_layers_stay_dense(tmp_path):
+    data = tiny_config(tmp_path, epochs=1)
+    data["sparsity"] = {"enabled": True, "skip": ["backbone.body.blocks.0", "head"]}
+    trainer = Trainer(from_dict(TrainConfig, data), progress=False)
+    eligible = [n for n, m in trainer.model.named_modules() if is_eligible(m)]
+    skipped = [n for n in eligible if n.startswith(("backbone.body.blocks.0", "head"))]
+    assert skipped and trainer.masks
+    assert sorted(trainer.masks) == sorted(set(eligible) - set(skipped))
+
+
 def test_masks_survive_training_ema_bn_folding_and_export(tmp_path):
     from detector.sparsity_report import sparsity_report
 

@@ -106,6 +106,7 @@ class DistillConfig:
 class SparsityConfig:
     enabled: bool = False  # 2:4 masks from the initial (dense, converged) weights, kept fixed
     init: str = ""  # dense weights to start from (.safetensors)
+    skip: tuple[str, ...] = ()  # layer-name prefixes left dense (e.g. "backbone.body.blocks.0")
 
 
 @dataclass(frozen=True)

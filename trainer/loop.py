@@ -70,7 +70,7 @@ class Trainer:
             from safetensors.torch import load_file
 
             self.model.load_state_dict(load_file(cfg.sparsity.init))
-        self.masks = compute_masks(self.model) if cfg.sparsity.enabled else {}
+        self.masks = compute_masks(self.model, cfg.sparsity.skip) if cfg.sparsity.enabled else {}
         if self.masks:
             apply_masks(self.model, self.masks)
         self.class_names = package_meta(self.model, self.mcfg.input_size).class_names

@@ -5,6 +5,8 @@ the input-channel axis (for each output channel and kernel position) the 2 of la
 kept. Eligible layers are those TensorRT's sparse kernels take: ungrouped convolutions and linear
 layers with output channels a multiple of 8 and input channels a multiple of 16 — so every depthwise
 conv and the RGB stem are skipped. Masks are re-applied after every optimiser step and to the EMA.
+Layers named in ``skip`` (name prefixes) stay dense, as ASP's exclusion list allows: TensorRT picks
+sparse kernels per layer, so a model may keep its most sensitive layers dense.
 """
 
 from __future__ import annotations
@@ -32,8 +34,13 @@ def mask_2_of_4(weight: torch.Tensor) -> torch.Tensor:
     return keep.movedim(-1, 1) if w.ndim > 2 else keep
 
 
-def compute_masks(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {name: mask_2_of_4(m.weight) for name, m in model.named_modules() if is_eligible(m)}
+def compute_masks(model: nn.Module, skip: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
+    """Masks for every eligible layer whose name does not start with one of ``skip``."""
+    return {
+        name: mask_2_of_4(m.weight)
+        for name, m in model.named_modules()
+        if is_eligible(m) and not (skip and name.startswith(tuple(skip)))
+    }
 
 
 @torch.no_grad()

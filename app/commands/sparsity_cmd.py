@@ -15,7 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "sparsity",
         help="report per-layer 2:4 structured sparsity of a model package",
         description="For every convolution / matrix product: whether TensorRT's sparse kernels can take it "
-        "(ungrouped, output channels %% 8, input channels %% 16) and the share of its groups of 4 "
+        "(ungrouped, output channels divisible by 8, input channels by 16) and the share of its groups of 4 "
         "input-channel weights that hold at least 2 zeros (1.00 = 2:4 sparse).",
     )
     p.add_argument("package", type=Path, help="model package (.onnx)")
