@@ -107,6 +107,9 @@ class SparsityConfig:
     enabled: bool = False  # 2:4 masks from the initial (dense, converged) weights, kept fixed
     init: str = ""  # dense weights to start from (.safetensors)
     skip: tuple[str, ...] = ()  # layer-name prefixes left dense (e.g. "backbone.body.blocks.0")
+    # >0: choose the masks and re-solve the kept weights layer by layer so each pruned layer reproduces the
+    # dense one on this many training images (trainer/reconstruct.py); 0: plain magnitude masks.
+    reconstruct_images: int = 0
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from .data.pipeline import AugmentedDataset, ConcatSource, TrainTransform
 from .data.sample import Sample
 from .ema import ModelEMA
 from .optim import build_optimizer, lr_factor
-from .sparsity import apply_masks, compute_masks
+from .sparsity import apply_masks, compute_masks, is_eligible
 from .teacher import Teacher, feature_imitation_loss, pseudo_labels
 
 
@@ -70,9 +70,6 @@ class Trainer:
             from safetensors.torch import load_file
 
             self.model.load_state_dict(load_file(cfg.sparsity.init))
-        self.masks = compute_masks(self.model, cfg.sparsity.skip) if cfg.sparsity.enabled else {}
-        if self.masks:
-            apply_masks(self.model, self.masks)
         self.class_names = package_meta(self.model, self.mcfg.input_size).class_names
         size = self.mcfg.input_size
         head = self.mcfg.head
@@ -84,6 +81,9 @@ class Trainer:
         sources = [build_source(d, self.class_names) for d in cfg.data.train]
         self.dataset = AugmentedDataset(ConcatSource(sources), TrainTransform(cfg.data.augment, size, size),
                                         cfg.optim.seed)  # fmt: skip
+        self.mean = torch.tensor(self.mcfg.mean, device=self.device).view(1, 3, 1, 1)
+        self.std = torch.tensor(self.mcfg.std, device=self.device).view(1, 3, 1, 1)
+        self.masks = self._sparsify() if cfg.sparsity.enabled else {}
         self.has_unlabeled = any(d.type in ("images", "video") for d in cfg.data.train)
         self.teacher = None
         if cfg.distill.teacher:
@@ -93,8 +93,6 @@ class Trainer:
                               cfg.distill.feature_at)  # fmt: skip
         elif self.has_unlabeled:
             raise KestrelError("unlabeled 'images'/'video' datasets need a teacher (distill.teacher) to label them")
-        self.mean = torch.tensor(self.mcfg.mean, device=self.device).view(1, 3, 1, 1)
-        self.std = torch.tensor(self.mcfg.std, device=self.device).view(1, 3, 1, 1)
         if cfg.distill.freeze_steps and self.world > 1:
             raise KestrelError("distill.freeze_steps works in a single process only (DDP fixes the trained set)")
         self.frozen: list[torch.nn.Parameter] = []
@@ -151,18 +149,64 @@ class Trainer:
         if self.is_main:
             print(f"taken from the teacher: {'; '.join(said)}", file=sys.stderr)
 
-    @torch.no_grad()
-    def _fit_reduce_layers(self, count: int) -> list[float]:
+    def _sparsify(self) -> dict[str, torch.Tensor]:
+        """2:4 masks, applied: by magnitude, or by layer-wise reconstruction on calibration images (saved
+        beside the checkpoints, since a resumed run cannot recompute them from already-pruned weights)."""
+        sp = self.cfg.sparsity
+        if not sp.reconstruct_images:
+            masks = compute_masks(self.model, sp.skip)
+            apply_masks(self.model, masks)
+            return masks
+        from safetensors.torch import load_file, save_file
+
+        from .reconstruct import prune_and_reconstruct
+
+        saved = self.out / "masks.safetensors"
+        if self.cfg.resume and (self.out / "last").exists():  # the checkpoint holds weights pruned by these masks
+            if not saved.exists():
+                raise KestrelError(f"{saved} is missing: a reconstructed 2:4 run cannot resume without its masks "
+                                   f"(delete {self.out / 'last'} to start over)")  # fmt: skip
+            masks = {k: v.bool().to(self.device) for k, v in load_file(str(saved)).items()}
+            apply_masks(self.model, masks)
+            return masks
+        batches = [(b.to(self.device).permute(0, 3, 1, 2).float() - self.mean) / self.std
+                   for b in self._plain_images(sp.reconstruct_images)]  # fmt: skip
+        total = sum(1 for n, m in self.model.named_modules() if is_eligible(m) and not n.startswith(sp.skip))
+        bar = tqdm(desc="2:4 pruning, layer-wise reconstruction", unit="layer", file=sys.stderr, total=total,
+                   disable=not (self.progress and self.is_main))  # fmt: skip
+        fits: list[float] = []
+
+        def report(name: str, r2: float) -> None:
+            fits.append(r2)
+            bar.update()
+            bar.set_postfix(layer=name, r2=f"{r2:.3f}")
+
+        masks = prune_and_reconstruct(self.model, batches, sp.skip, report=report)
+        bar.close()
+        if self.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            save_file({k: v.to(torch.uint8).cpu().contiguous() for k, v in masks.items()}, str(saved))
+            median = sorted(fits)[len(fits) // 2]
+            print(f"2:4 masks on {len(masks)} layers by reconstruction ({sp.reconstruct_images} images): "
+                  f"layer R^2 median {median:.3f}, min {min(fits):.3f}", file=sys.stderr)  # fmt: skip
+        return masks
+
+    def _plain_images(self, count: int) -> list[torch.Tensor]:
+        """``count`` training images, un-augmented, in uint8 batches of 16 (a seeded choice)."""
         from .data.pipeline import AugmentedDataset, EvalTransform
-        from .transplant import fit_reduce_layers
 
         size = self.mcfg.input_size
         plain = AugmentedDataset(self.dataset.source, EvalTransform(size, size), self.cfg.optim.seed)
         order = torch.randperm(len(plain), generator=torch.Generator().manual_seed(self.cfg.optim.seed))[:count]
+        return [collate([plain[int(i)] for i in order[s : s + 16]])[0] for s in range(0, len(order), 16)]
+
+    @torch.no_grad()
+    def _fit_reduce_layers(self, count: int) -> list[float]:
+        from .transplant import fit_reduce_layers
+
         levels = len(self.model.fpn.reduce_layers)
         backbone_maps, teacher_maps = [[] for _ in range(levels)], [[] for _ in range(levels)]
-        for start in range(0, len(order), 16):
-            images = collate([plain[int(i)] for i in order[start : start + 16]])[0]
+        for images in self._plain_images(count):
             _, reduced = self.teacher.run(images)
             x = (images.to(self.device).permute(0, 3, 1, 2).float() - self.mean) / self.std
             for level, (b, t) in enumerate(zip(self.model.backbone(x), reduced, strict=True)):
