@@ -110,6 +110,15 @@ class SparsityConfig:
     # >0: choose the masks and re-solve the kept weights layer by layer so each pruned layer reproduces the
     # dense one on this many training images (trainer/reconstruct.py); 0: plain magnitude masks.
     reconstruct_images: int = 0
+    # >0: prune gradually: the weights outside the 2:4 magnitude masks (recomputed every step) fade linearly
+    # to zero over this many epochs, then the masks freeze; 0: masks cut at once before the first step.
+    fade_epochs: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.fade_epochs < 0:
+            raise ValueError(f"fade_epochs must be >= 0, got {self.fade_epochs}")
+        if self.fade_epochs and self.reconstruct_images:
+            raise ValueError("fade_epochs and reconstruct_images exclude each other (reconstruction cuts at once)")
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,11 @@ class TrainConfig:
     sparsity: SparsityConfig = field(default_factory=SparsityConfig)
     output: str = "runs"
     resume: bool = True  # continue from <output>/<name>/last if it exists
+
+    def __post_init__(self) -> None:
+        if self.sparsity.enabled and self.sparsity.fade_epochs > self.optim.epochs:
+            raise ValueError(f"sparsity.fade_epochs ({self.sparsity.fade_epochs}) exceeds optim.epochs "
+                             f"({self.optim.epochs}): the run would end before its 2:4 masks are complete")
 
     def model_config(self) -> ModelConfig:
         from detector.models.build import ARCHITECTURES

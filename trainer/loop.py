@@ -32,7 +32,8 @@ from .data.pipeline import AugmentedDataset, ConcatSource, TrainTransform
 from .data.sample import Sample
 from .ema import ModelEMA
 from .optim import build_optimizer, lr_factor
-from .sparsity import apply_masks, compute_masks, is_eligible
+from .pruning import PruningSteps
+from .sparsity import apply_masks
 from .teacher import Teacher, feature_imitation_loss, pseudo_labels
 
 
@@ -51,7 +52,7 @@ def pick_device(name: str) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-class Trainer:
+class Trainer(PruningSteps):
     def __init__(self, cfg: TrainConfig, progress: bool = True) -> None:
         self.cfg, self.progress = cfg, progress
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -83,7 +84,7 @@ class Trainer:
                                         cfg.optim.seed)  # fmt: skip
         self.mean = torch.tensor(self.mcfg.mean, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(self.mcfg.std, device=self.device).view(1, 3, 1, 1)
-        self.masks = self._sparsify() if cfg.sparsity.enabled else {}
+        self.masks = self._sparsify() if cfg.sparsity.enabled and not cfg.sparsity.fade_epochs else {}
         self.has_unlabeled = any(d.type in ("images", "video") for d in cfg.data.train)
         self.teacher = None
         if cfg.distill.teacher:
@@ -119,6 +120,8 @@ class Trainer:
         self.writer = None
         if cfg.resume and (self.out / "last").exists():
             self.resume()
+        if self._fading() and self.global_step >= self._fade_steps():  # resumed after the fade: masks frozen
+            self.masks = self._load_saved_masks("a run resumed after its 2:4 fade")
 
     def _start_from_teacher(self) -> None:
         from .transplant import match_neck_scale, match_reduce_scale, transplant_head, transplant_neck
@@ -148,48 +151,6 @@ class Trainer:
                 said.append(f"neck scaled by {match_neck_scale(self.model, s_feats, t_feats):.4f}")
         if self.is_main:
             print(f"taken from the teacher: {'; '.join(said)}", file=sys.stderr)
-
-    def _sparsify(self) -> dict[str, torch.Tensor]:
-        """2:4 masks, applied: by magnitude, or by layer-wise reconstruction on calibration images (saved
-        beside the checkpoints, since a resumed run cannot recompute them from already-pruned weights)."""
-        sp = self.cfg.sparsity
-        if not sp.reconstruct_images:
-            masks = compute_masks(self.model, sp.skip)
-            apply_masks(self.model, masks)
-            return masks
-        from safetensors.torch import load_file, save_file
-
-        from .reconstruct import prune_and_reconstruct
-
-        saved = self.out / "masks.safetensors"
-        if self.cfg.resume and (self.out / "last").exists():  # the checkpoint holds weights pruned by these masks
-            if not saved.exists():
-                raise KestrelError(f"{saved} is missing: a reconstructed 2:4 run cannot resume without its masks "
-                                   f"(delete {self.out / 'last'} to start over)")  # fmt: skip
-            masks = {k: v.bool().to(self.device) for k, v in load_file(str(saved)).items()}
-            apply_masks(self.model, masks)
-            return masks
-        batches = [(b.to(self.device).permute(0, 3, 1, 2).float() - self.mean) / self.std
-                   for b in self._plain_images(sp.reconstruct_images)]  # fmt: skip
-        total = sum(1 for n, m in self.model.named_modules() if is_eligible(m) and not n.startswith(sp.skip))
-        bar = tqdm(desc="2:4 pruning, layer-wise reconstruction", unit="layer", file=sys.stderr, total=total,
-                   disable=not (self.progress and self.is_main))  # fmt: skip
-        fits: list[float] = []
-
-        def report(name: str, r2: float) -> None:
-            fits.append(r2)
-            bar.update()
-            bar.set_postfix(layer=name, r2=f"{r2:.3f}")
-
-        masks = prune_and_reconstruct(self.model, batches, sp.skip, report=report)
-        bar.close()
-        if self.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            save_file({k: v.to(torch.uint8).cpu().contiguous() for k, v in masks.items()}, str(saved))
-            median = sorted(fits)[len(fits) // 2]
-            print(f"2:4 masks on {len(masks)} layers by reconstruction ({sp.reconstruct_images} images): "
-                  f"layer R^2 median {median:.3f}, min {min(fits):.3f}", file=sys.stderr)  # fmt: skip
-        return masks
 
     def _plain_images(self, count: int) -> list[torch.Tensor]:
         """``count`` training images, un-augmented, in uint8 batches of 16 (a seeded choice)."""
@@ -283,6 +244,8 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if self._fading() and not self.masks:
+            self._fade_step()
         if self.masks:
             apply_masks(self.model, self.masks)
         if self.ema is not None:

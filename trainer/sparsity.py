@@ -5,11 +5,14 @@ the input-channel axis (for each output channel and kernel position) the 2 of la
 kept. Eligible layers are those TensorRT's sparse kernels take: ungrouped convolutions and linear
 layers with output channels a multiple of 8 and input channels a multiple of 16 — so every depthwise
 conv and the RGB stem are skipped. Masks are re-applied after every optimiser step and to the EMA.
+(``fade_pruned`` is the gradual alternative: the pruned weights fade out before the masks freeze.)
 Layers named in ``skip`` (name prefixes) stay dense, as ASP's exclusion list allows: TensorRT picks
 sparse kernels per layer, so a model may keep its most sensitive layers dense.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -48,3 +51,37 @@ def apply_masks(model: nn.Module, masks: dict[str, torch.Tensor]) -> None:
     modules = dict(model.named_modules())
     for name, mask in masks.items():
         modules[name].weight.mul_(mask.to(modules[name].weight.dtype))
+
+
+@torch.no_grad()
+def fade_pruned(model: nn.Module, factor: float, skip: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
+    """Scale the weights outside the current 2:4 magnitude masks by ``factor``; return those masks.
+
+    Gradual pruning: repeated with factors whose product falls to 0, the pruned weights fade out over many
+    steps instead of being cut at once, and a weight the training grows back can still swap into the mask.
+    """
+    masks = compute_masks(model, skip)
+    modules = dict(model.named_modules())
+    for name, mask in masks.items():
+        weight = modules[name].weight
+        weight.mul_(torch.where(mask, 1.0, factor).to(weight.dtype))
+    return masks
+
+
+def fade_factor(step: int, steps: int) -> float:
+    """The factor of optimiser step ``step`` (1-based) on a linear fade over ``steps``: after step t the
+    pruned weights that stayed pruned are at (1 - t/steps) of their start, exactly 0 from ``steps`` on."""
+    before = max(0.0, 1.0 - (step - 1) / steps)
+    return 0.0 if before == 0.0 else max(0.0, 1.0 - step / steps) / before
+
+
+def save_masks(masks: dict[str, torch.Tensor], path: Path) -> None:
+    from safetensors.torch import save_file
+
+    save_file({k: v.to(torch.uint8).cpu().contiguous() for k, v in masks.items()}, str(path))
+
+
+def load_masks(path: Path, device: torch.device) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return {k: v.bool().to(device) for k, v in load_file(str(path)).items()}
