@@ -35,14 +35,17 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], plain: dict) -> dict:
 
 
 def save_checkpoint(directory: Path, model: torch.nn.Module, ema: torch.nn.Module | None,
-                    optimizer: torch.optim.Optimizer, scaler: Any, info: dict) -> None:  # fmt: skip
-    """Write atomically: into a temp folder, then rename over the old one."""
+                    optimizer: torch.optim.Optimizer, scaler: Any, info: dict,
+                    extra: dict[str, dict[str, torch.Tensor]] | None = None) -> None:  # fmt: skip
+    """Write atomically: into a temp folder, then rename over the old one. ``extra``: more tensor files."""
     directory = Path(directory)
     tmp = directory.with_name(directory.name + ".tmp")
     tmp.mkdir(parents=True, exist_ok=True)
     save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors"))
     if ema is not None:
         save_file({k: v.detach().contiguous().cpu() for k, v in ema.state_dict().items()}, str(tmp / "ema.safetensors"))
+    for name, tensors in (extra or {}).items():
+        save_file(tensors, str(tmp / f"{name}.safetensors"))
     opt_tensors, opt_plain = _flatten_optimizer(optimizer.state_dict())
     extra = {"rng.torch": torch.get_rng_state()}
     save_file({**opt_tensors, **extra}, str(tmp / "optim.safetensors"))

@@ -12,7 +12,7 @@ from detector.models.config import ModelConfig
 
 from .criterion import LossConfig
 from .data.pipeline import AugmentConfig
-from .typed_config import ConfigError, apply_overrides, from_dict, load_yaml
+from .typed_config import ConfigError, apply_overrides, from_dict, load_yaml, merge_sections
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,10 @@ class OptimConfig:
     # BatchNorm layers keep their running statistics (eval mode) while the rest trains: small batches of
     # heavily augmented images would otherwise drag ImageNet statistics somewhere else.
     freeze_bn: bool = False
+    # Weight averaging (trainer/averaging.py): from the end of this epoch on (1-based), the shipped weights are
+    # the mean of the (EMA) weights at the end of every epoch. 0: off. Pair with a flat schedule
+    # (``schedule: multistep`` without milestones).
+    average_from: int = 0
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,9 @@ class TrainConfig:
     resume: bool = True  # continue from <output>/<name>/last if it exists
 
     def __post_init__(self) -> None:
+        if not 0 <= self.optim.average_from <= self.optim.epochs:
+            raise ValueError(f"optim.average_from ({self.optim.average_from}) must lie in 0..optim.epochs "
+                             f"({self.optim.epochs})")
         if self.sparsity.enabled and self.sparsity.fade_epochs > self.optim.epochs:
             raise ValueError(f"sparsity.fade_epochs ({self.sparsity.fade_epochs}) exceeds optim.epochs "
                              f"({self.optim.epochs}): the run would end before its 2:4 masks are complete")
@@ -165,10 +172,4 @@ def _merge_base(model: dict) -> dict:
     base_name = model.pop("base")
     if base_name not in ARCHITECTURES:
         raise ConfigError(f"model.base: unknown architecture '{base_name}'")
-    merged = dataclasses.asdict(ARCHITECTURES[base_name])
-    for key, value in model.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **value}
-        else:
-            merged[key] = value
-    return merged
+    return merge_sections(dataclasses.asdict(ARCHITECTURES[base_name]), model)

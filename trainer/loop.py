@@ -24,6 +24,7 @@ from detector.models import build_model
 from detector.models.export import export_package, package_meta
 from detector.models.torch_backend import TorchBackend
 
+from .averaging import WeightAverage
 from .checkpointing import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .criterion import DistillWeights, GFLCriterion, Target
@@ -112,6 +113,7 @@ class Trainer(PruningSteps):
         self.scaler = torch.amp.GradScaler("cuda", enabled=use_fp16)
         self.amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(cfg.optim.amp)
         self.ema = ModelEMA(self.model, cfg.optim.ema_decay) if cfg.optim.ema_decay > 0 else None
+        self.average = WeightAverage(self.model) if cfg.optim.average_from else None
         self.steps_per_epoch = len(self.dataset) // (cfg.optim.batch_size * self.world)
         if self.steps_per_epoch == 0:
             raise KestrelError(f"{len(self.dataset)} images do not fill one batch of {cfg.optim.batch_size}")
@@ -187,6 +189,10 @@ class Trainer(PruningSteps):
         self.global_step, self.best_map, self.history = info["global_step"], info["best_map"], info["history"]
         if self.ema:
             self.ema.updates = info["ema_updates"]
+        if self.average and info.get("average_count"):
+            from safetensors.torch import load_file
+
+            self.average.load(load_file(str(self.out / "last" / "average.safetensors")), info["average_count"])
         if self.is_main:
             print(f"resumed {self.out / 'last'} at epoch {self.epoch}, step {self.step_in_epoch}", file=sys.stderr)
 
@@ -195,11 +201,16 @@ class Trainer(PruningSteps):
             return
         info = {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
                 "best_map": self.best_map, "history": self.history, "ema_updates": self.ema.updates if self.ema else 0,
-                "config": dataclasses.asdict(self.cfg)}  # fmt: skip
+                "config": dataclasses.asdict(self.cfg),
+                "average_count": self.average.count if self.average else 0}  # fmt: skip
+        extra = {"average": self.average.state_tensors()} if self.average and self.average.count else None
         save_checkpoint(self.out / name, self.model, self.ema.ema if self.ema else None, self.optimizer,
-                        self.scaler, info)  # fmt: skip
+                        self.scaler, info, extra)  # fmt: skip
 
     def deploy_model(self) -> torch.nn.Module:
+        """What evaluation sees and export ships: the weight average once it has begun, else EMA or raw."""
+        if self.average and self.average.count:
+            return self.average.model
         return self.ema.ema if self.ema else self.model
 
     # -- one step ----------------------------------------------------------------------
@@ -268,6 +279,8 @@ class Trainer(PruningSteps):
             while self.epoch < cfg.optim.epochs:
                 self.run_epoch()
                 self.epoch, self.step_in_epoch = self.epoch + 1, 0
+                if self.average and self.epoch >= cfg.optim.average_from:
+                    self.average.fold(self.ema.ema if self.ema else self.model)
                 if self.is_main and cfg.data.val and cfg.eval.every and self.epoch % cfg.eval.every == 0:
                     self.evaluate_and_keep_best()
                 self.save()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
@@ -12,6 +13,7 @@ import yaml
 from detector.errors import KestrelError
 
 T = TypeVar("T")
+_YAML11_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 class ConfigError(KestrelError):
@@ -76,6 +78,8 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
     if hint is Any:
         return value
     if hint is float:
+        if isinstance(value, str) and _YAML11_FLOAT.fullmatch(value.strip()):
+            return float(value)  # PyYAML reads 1e-4 (no dot) as a string, unlike YAML 1.2 and every user
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{path}: expected a number, got {value!r}")
         return float(value)
@@ -104,7 +108,8 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
-def load_yaml(path: str) -> dict:
+def load_yaml(path: str, _seen: tuple[str, ...] = ()) -> dict:
+    """A YAML mapping; ``extends: OTHER.yaml`` (relative to this file) starts from OTHER, merged section-wise."""
     from pathlib import Path
 
     p = Path(path)
@@ -116,4 +121,23 @@ def load_yaml(path: str) -> dict:
         raise ConfigError(f"{p} is not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: the top level must be a mapping")
-    return data
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ConfigError(f"{p}: extends: expected a file name, got {parent!r}")
+    key = str(p.resolve())
+    if key in _seen:
+        raise ConfigError(f"{p}: extends loops back to itself")
+    return merge_sections(load_yaml(str(p.parent / parent), (*_seen, key)), data)
+
+
+def merge_sections(base: dict, changes: dict) -> dict:
+    """``changes`` over ``base``: mappings merge key by key, anything else (lists included) replaces."""
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_sections(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
