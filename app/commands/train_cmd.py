@@ -13,8 +13,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="train a detector from a YAML recipe",
         description="Train from a YAML recipe, adjusted by key=value overrides (e.g. optim.lr=0.01 "
         "data.augment.mosaic=0). Resumes from <output>/<name>/last when it exists; Ctrl-C saves and stops. "
-        "Ends by exporting the best checkpoint as a model package. Multi-GPU: torchrun --nproc_per_node N "
-        "-m app.cli train CONFIG.",
+        "Ends by exporting the best checkpoint (eval.keep: last - the final weights; optim.average_from: E - "
+        "the mean of the epoch-end weights from epoch E on) as a model package. A recipe can start from "
+        "another with 'extends: OTHER.yaml'. Multi-GPU: torchrun --nproc_per_node N -m app.cli train CONFIG.",
     )
     p.add_argument("config", help="recipe YAML (see configs/)")
     p.add_argument("overrides", nargs="*", help="key=value changes to the recipe")
