@@ -313,6 +313,28 @@ def test_closed_form_reduce_layers_recover_a_known_map_and_taken_parts_learn_slo
     assert {id(p) for g in slow for p in g["params"]} == {id(p) for p in taken}
 
 
+def test_a_later_stage_keeps_the_taken_parts_slow_without_taking_them_again(tmp_path):
+    """init_head with sparsity.init: the init's head stays as it is (no new transplant), still at the slow lr."""
+    from safetensors.torch import load_file
+
+    from detector.errors import KestrelError
+    from trainer.transplant import transplanted_parameters
+
+    first = Trainer(from_dict(TrainConfig, tiny_config(tmp_path, epochs=1)), progress=False)
+    first.fit()
+    data = tiny_config(tmp_path / "b", epochs=1)
+    data["distill"] = {"init_head": True, "taken_lr_scale": 0.1}
+    with pytest.raises(KestrelError, match="need a torch teacher"):  # a first stage would take the head
+        Trainer(from_dict(TrainConfig, data), progress=False)
+    data["sparsity"] = {"init": str(first.out / "model.safetensors")}
+    later = Trainer(from_dict(TrainConfig, data), progress=False)
+    init = load_file(str(first.out / "model.safetensors"))
+    assert all(torch.equal(v, init[k]) for k, v in later.model.state_dict().items())
+    taken = transplanted_parameters(later.model, head=True, neck=False)
+    slow = {id(p) for g in later.optimizer.param_groups if g["lr_scale"] == 0.1 for p in g["params"]}
+    assert taken and slow == {id(p) for p in taken}
+
+
 def test_ddp_on_cpu_with_gloo_two_processes(tmp_path):
     cfg = tiny_config(tmp_path, epochs=1)
     cfg_file = tmp_path / "ddp.yaml"

@@ -102,7 +102,8 @@ class DistillConfig:
     # reduced maps) on this many training images, un-augmented, before training. 0: scale them instead.
     fit_images: int = 0
     # Learning-rate multiplier for the parts taken from the teacher and the layers fitted to them (they
-    # start trained). freeze_steps holds the same parts still.
+    # start trained). freeze_steps holds the same parts still. With sparsity.init the weights already hold
+    # those parts (a later stage of the same recipe): nothing is taken again, the multiplier still applies.
     taken_lr_scale: float = 1.0
 
 

@@ -101,8 +101,8 @@ class Trainer(PruningSteps):
         if cfg.distill.init_head or cfg.distill.init_neck:
             from .transplant import transplanted_parameters
 
-            if not (cfg.resume and (self.out / "last").exists()):
-                self._start_from_teacher()  # before the EMA copy and the optimizer
+            if not (cfg.resume and (self.out / "last").exists()) and not cfg.sparsity.init:
+                self._start_from_teacher()  # before the EMA copy and the optimizer; an init already holds them
             self.frozen = transplanted_parameters(self.model, cfg.distill.init_head, cfg.distill.init_neck,
                                                   fitted=cfg.distill.init_neck and cfg.distill.fit_images > 0)
         self.net = self.model
