@@ -29,29 +29,45 @@ class CocoSplit:
 def resolve_split(data: str | Path, split: str = "val2017", images: str | Path | None = None) -> CocoSplit:
     """Find the annotation JSON and image folder from a dataset dir or a JSON path.
 
-    A dir is expected in COCO's layout: ``annotations/instances_<split>.json`` and ``<split>/``.
+    Layouts: ``DIR/annotations/instances_<split>.json`` with the images in ``DIR/<split>/`` (COCO) or
+    ``DIR/images/<split>/`` (Ultralytics and many public sets); a JSON path with the images beside it, in
+    ``images/`` or ``images/<split>/`` next to it or one level up. ``images`` overrides the search. A folder
+    counts only if it holds the images the JSON names.
     """
     data = Path(data)
     if not data.exists():
         raise KestrelError(f"dataset not found: {data}")
     if data.is_file():
         ann = data
-        stem_split = ann.stem.removeprefix("instances_")
-        guess = [ann.parent.parent / stem_split, ann.parent / stem_split, ann.parent.parent / "images"]
+        split = ann.stem.removeprefix("instances_")
+        roots = [ann.parent, ann.parent.parent]
     else:
         ann = data / "annotations" / f"instances_{split}.json"
         if not ann.is_file():
             found = sorted((data / "annotations").glob("*.json")) if (data / "annotations").is_dir() else []
+            found = found or sorted(data.glob("*.json"))
             if len(found) != 1:
                 raise KestrelError(f"no annotations/instances_{split}.json in {data} (found {len(found)} json)")
             ann = found[0]
-        guess = [data / split, data / "images", data]
-    if images is not None:
-        guess = [Path(images)]
+        roots = [data]
+    names = _first_file_names(ann)
+    guess = [Path(images)] if images is not None else [
+        folder for root in roots for folder in (root / split, root / "images" / split, root / "images", root)
+    ]
     for folder in guess:
-        if folder.is_dir():
+        if folder.is_dir() and all((folder / name).is_file() for name in names):
             return CocoSplit(ann, folder)
-    raise KestrelError(f"no image folder for {ann} (looked in {', '.join(map(str, guess))})")
+    where = ", ".join(map(str, dict.fromkeys(guess)))
+    raise KestrelError(f"no folder holds the images {ann.name} names (e.g. {names[0] if names else '?'}); looked in "
+                       f"{where}; pass --images DIR")  # fmt: skip
+
+
+def _first_file_names(ann: Path, count: int = 3) -> list[str]:
+    try:
+        infos = json.loads(ann.read_text())["images"]
+        return [str(info["file_name"]) for info in infos[:count]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise KestrelError(f"{ann} is not a COCO annotation file ({type(exc).__name__}: {exc})") from None
 
 
 def category_map(class_names: tuple[str, ...], categories: list[dict]) -> dict[int, int]:

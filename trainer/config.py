@@ -24,14 +24,27 @@ class DatasetConfig:
     video: str = ""  # video: the clip
     frames: int = 100  # video: how many frames, spread evenly over the clip
     limit: int = 0  # use only the first N images (0 = all)
+    # The classes this set's labels cover (empty: all of them). Objects of other classes may be in the images
+    # unboxed: for those classes the loss takes the teacher's soft targets, never a "background" from a
+    # missing label (needs distill.teacher).
+    classes: tuple[str, ...] = ()
+    name: str = ""  # how reports name this set (val: the metrics of a second set are NAME/mAP, ...)
 
 
 @dataclass(frozen=True)
 class DataConfig:
     train: list[DatasetConfig] = field(default_factory=list)
-    val: DatasetConfig | None = None
+    # COCO sets evaluated during training: one, or a list (the first one's mAP picks "best"; every set is
+    # reported, the others under their ``name``).
+    val: DatasetConfig | list[DatasetConfig] | None = None
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     workers: int = 2
+
+
+    def val_sets(self) -> list[DatasetConfig]:
+        if self.val is None:
+            return []
+        return list(self.val) if isinstance(self.val, list) else [self.val]
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,17 @@ class OptimConfig:
     # the mean of the (EMA) weights at the end of every epoch. 0: off. Pair with a flat schedule
     # (``schedule: multistep`` without milestones).
     average_from: int = 0
+
+    def __post_init__(self) -> None:
+        problems = [f"{name} must be at least 1, got {getattr(self, name)}"
+                    for name in ("epochs", "batch_size") if getattr(self, name) < 1]  # fmt: skip
+        problems += [f"{name} must be >= 0, got {getattr(self, name)}"
+                     for name in ("lr", "weight_decay", "warmup_steps", "grad_clip", "ema_decay")
+                     if not getattr(self, name) >= 0]  # fmt: skip
+        if not self.ema_decay < 1:
+            problems.append(f"ema_decay must be below 1, got {self.ema_decay}")
+        if problems:
+            raise ValueError("; ".join(problems))
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ class Target:
     boxes: torch.Tensor  # (G, 4) xyxy in network-input pixels
     labels: torch.Tensor  # (G,)
     crowd: torch.Tensor  # (K, 4)
+    covered: frozenset[int] | None = None  # classes the boxes cover (None: all); the others learn from a teacher
 
 
 class GFLCriterion:
@@ -90,7 +91,7 @@ class GFLCriterion:
         if len(pos_index):
             iou, _ = aligned_giou(pred_boxes.detach(), target_boxes)
             scores[pos_index] = iou.clamp(min=0) * (1.0 - self.cfg.label_smoothing)
-        qfl = quality_focal_loss(cls_logits[valid], labels[valid], scores[valid], self.cfg.qfl_beta).sum() / num_pos
+        qfl = self._class_loss(cls_logits, labels, scores, valid, targets, teacher, p).sum() / num_pos
         weight = cls_logits[pos_index].detach().sigmoid().max(dim=1).values
         weight_sum = weight.sum().clamp(min=1e-6)
         giou = (giou_loss(pred_boxes, target_boxes) * weight).sum() / weight_sum
@@ -116,3 +117,24 @@ class GFLCriterion:
         losses["loss"] = total
         losses["num_pos"] = torch.tensor(float(len(pos_index)))
         return losses
+
+    def _class_loss(self, cls_logits: torch.Tensor, labels: torch.Tensor, scores: torch.Tensor, valid: torch.Tensor,
+                    targets: list[Target], teacher: torch.Tensor | None, p: int) -> torch.Tensor:  # fmt: skip
+        """QFL per valid point; for classes a partially labelled image does not cover, the soft QFL towards
+        the teacher's probabilities instead (its missing boxes must not read as background)."""
+        if all(t.covered is None for t in targets):
+            return quality_focal_loss(cls_logits[valid], labels[valid], scores[valid], self.cfg.qfl_beta)
+        if teacher is None:
+            raise ValueError("partially labelled images need the teacher's outputs")
+        c = self.num_classes
+        hard = torch.ones(len(targets), c, dtype=torch.bool, device=cls_logits.device)
+        for i, t in enumerate(targets):
+            if t.covered is not None:
+                hard[i] = False
+                hard[i, list(t.covered)] = True
+        hard = hard.repeat_interleave(p, dim=0)[valid]
+        logits = cls_logits[valid]
+        loss = quality_focal_loss(logits, labels[valid], scores[valid], self.cfg.qfl_beta, per_class=True)
+        t_scores = teacher[..., :c].float().reshape(-1, c)[valid]
+        soft = soft_quality_focal_loss(logits, t_scores, self.cfg.qfl_beta, per_class=True)
+        return torch.where(hard, loss, soft).sum(dim=1)

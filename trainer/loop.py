@@ -42,7 +42,8 @@ def collate(samples: list[Sample]) -> tuple[torch.Tensor, list[Target], torch.Te
     """uint8 BGR images (B, H, W, 3), targets, and which samples carry real labels."""
     images = torch.from_numpy(np.stack([s.image for s in samples]))
     targets = [
-        Target(torch.from_numpy(s.boxes), torch.from_numpy(s.labels), torch.from_numpy(s.crowd)) for s in samples
+        Target(torch.from_numpy(s.boxes), torch.from_numpy(s.labels), torch.from_numpy(s.crowd), s.covered)
+        for s in samples
     ]
     return images, targets, torch.tensor([s.labeled for s in samples])
 
@@ -95,6 +96,9 @@ class Trainer(PruningSteps):
                               cfg.distill.feature_at)  # fmt: skip
         elif self.has_unlabeled:
             raise KestrelError("unlabeled 'images'/'video' datasets need a teacher (distill.teacher) to label them")
+        elif any(d.classes for d in cfg.data.train):
+            raise KestrelError("partially labelled datasets ('classes:') need a teacher (distill.teacher) for the "
+                               "classes their labels leave out")
         if cfg.distill.freeze_steps and self.world > 1:
             raise KestrelError("distill.freeze_steps works in a single process only (DDP fixes the trained set)")
         self.frozen: list[torch.nn.Parameter] = []
@@ -228,15 +232,17 @@ class Trainer(PruningSteps):
         for group in self.optimizer.param_groups:
             group["lr"] = lr * group.get("lr_scale", 1.0)
         images = images.to(self.device)
-        targets = [Target(t.boxes.to(self.device), t.labels.to(self.device), t.crowd.to(self.device)) for t in targets]
+        targets = [Target(t.boxes.to(self.device), t.labels.to(self.device), t.crowd.to(self.device), t.covered)
+                   for t in targets]  # fmt: skip
         teacher_out, teacher_feats = self.teacher.run(images) if self.teacher is not None else (None, None)
-        if teacher_out is not None and not bool(labeled.all()):
+        partial = torch.tensor([t.covered is not None for t in targets])
+        if teacher_out is not None and not bool(labeled.all() and not partial.any()):
             dets = pseudo_labels(teacher_out, self.teacher.layout, self.cfg.distill.pseudo_threshold)
-            for i in torch.nonzero(~labeled).flatten().tolist():
-                d = dets[i]
-                targets[i] = Target(torch.from_numpy(d.boxes).to(self.device),
-                                    torch.from_numpy(d.class_ids.astype(np.int64)).to(self.device),
-                                    targets[i].crowd)  # fmt: skip
+            for i in range(len(targets)):
+                if not labeled[i]:
+                    targets[i] = self._teacher_target(dets[i], targets[i].crowd)
+                elif partial[i]:
+                    targets[i] = self._completed_target(targets[i], dets[i])
         x = (images.permute(0, 3, 1, 2).float() - self.mean) / self.std
         amp = self.amp_dtype is not None
         frozen = self.global_step < self.cfg.distill.freeze_steps
@@ -265,6 +271,23 @@ class Trainer(PruningSteps):
                 apply_masks(self.ema.ema, self.masks)
         self.global_step += 1
         return {k: float(v.detach()) for k, v in losses.items()} | {"lr": lr}
+
+    def _teacher_target(self, det, crowd: torch.Tensor) -> Target:
+        """An unlabelled image's target: the teacher's boxes."""
+        labels = torch.from_numpy(det.class_ids.astype(np.int64)).to(self.device)
+        return Target(torch.from_numpy(det.boxes).to(self.device), labels, crowd)
+
+    def _completed_target(self, target: Target, det) -> Target:
+        """A partially labelled image's target: its real boxes of the covered classes, plus the teacher's boxes
+        of the other classes (they place box regression; their class scores learn from the teacher's soft
+        targets in the criterion)."""
+        covered = torch.tensor(sorted(target.covered), dtype=torch.long, device=self.device)
+        real = torch.isin(target.labels, covered)
+        taught = ~np.isin(det.class_ids, sorted(target.covered))
+        boxes = torch.cat([target.boxes[real], torch.from_numpy(det.boxes[taught]).to(self.device)])
+        labels = torch.cat([target.labels[real],
+                            torch.from_numpy(det.class_ids[taught].astype(np.int64)).to(self.device)])  # fmt: skip
+        return Target(boxes, labels, target.crowd, target.covered)
 
     # -- epochs ------------------------------------------------------------------------
     def fit(self) -> Path | None:
@@ -324,14 +347,19 @@ class Trainer(PruningSteps):
 
     # -- evaluation and export ----------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
+        """COCO metrics on every val set: the first set's as they are, the others' prefixed by their name."""
         from .coco_eval import CocoSplit, evaluate
 
-        val = self.cfg.data.val
         meta = package_meta(self.model, self.mcfg.input_size, self.class_names)
         detector = Detector(TorchBackend(self.deploy_model(), meta, self.device), conf=self.cfg.eval.conf,
                             iou=self.cfg.eval.iou, max_det=100)  # fmt: skip
-        return evaluate(detector, CocoSplit(Path(val.annotations), Path(val.images)), val.limit or None,
-                        progress=self.progress)  # fmt: skip
+        metrics: dict[str, float] = {}
+        for k, val in enumerate(self.cfg.data.val_sets()):
+            found = evaluate(detector, CocoSplit(Path(val.annotations), Path(val.images)), val.limit or None,
+                             progress=self.progress)  # fmt: skip
+            prefix = "" if k == 0 else f"{val.name or f'val{k}'}/"
+            metrics |= {prefix + key: value for key, value in found.items()}
+        return metrics
 
     def evaluate_and_keep_best(self) -> dict[str, float]:
         metrics = self.evaluate()
@@ -339,7 +367,8 @@ class Trainer(PruningSteps):
         if self.writer:
             for key, value in metrics.items():
                 self.writer.add_scalar(f"val/{key}", value, self.global_step)
-        print(f"epoch {self.epoch}: mAP {metrics['mAP']:.4f} AP50 {metrics['AP50']:.4f}", file=sys.stderr)
+        said = [f"{k} {v:.4f}" for k, v in metrics.items() if k.rsplit("/", 1)[-1] in ("mAP", "AP50")]
+        print(f"epoch {self.epoch}: {' '.join(said)}", file=sys.stderr)
         if self.cfg.eval.keep == "best" and metrics["mAP"] > self.best_map:
             self.best_map = metrics["mAP"]
             from safetensors.torch import save_file

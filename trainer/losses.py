@@ -7,11 +7,11 @@ import torch.nn.functional as F
 
 
 def quality_focal_loss(
-    logits: torch.Tensor, labels: torch.Tensor, scores: torch.Tensor, beta: float = 2.0
+    logits: torch.Tensor, labels: torch.Tensor, scores: torch.Tensor, beta: float = 2.0, per_class: bool = False
 ) -> torch.Tensor:
-    """Per-point QFL summed over classes. ``labels`` (N,) with -1 for background, ``scores`` (N,) the
-    soft targets (IoU) of positives. Negatives pull every class towards 0, a positive's own class
-    towards its score, each term scaled by |target - prediction|^beta."""
+    """Per-point QFL summed over classes (``per_class``: the (N, C) terms). ``labels`` (N,) with -1 for
+    background, ``scores`` (N,) the soft targets (IoU) of positives. Negatives pull every class towards 0, a
+    positive's own class towards its score, each term scaled by |target - prediction|^beta."""
     prob = logits.sigmoid()
     loss = F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits), reduction="none") * prob.pow(beta)
     pos = torch.nonzero(labels >= 0).squeeze(1)
@@ -21,15 +21,19 @@ def quality_focal_loss(
         pos_logits = logits[pos, cls]
         scale = (target - prob[pos, cls]).abs().pow(beta)
         loss[pos, cls] = F.binary_cross_entropy_with_logits(pos_logits, target, reduction="none") * scale
-    return loss.sum(dim=1)
+    return loss if per_class else loss.sum(dim=1)
 
 
-def soft_quality_focal_loss(logits: torch.Tensor, targets: torch.Tensor, beta: float = 2.0) -> torch.Tensor:
-    """QFL with a soft target for every class (N, C), e.g. a teacher's probabilities, summed over classes:
-    BCE(logit, target) * |target - sigmoid(logit)|^beta. Zero where the student already agrees."""
+def soft_quality_focal_loss(
+    logits: torch.Tensor, targets: torch.Tensor, beta: float = 2.0, per_class: bool = False
+) -> torch.Tensor:
+    """QFL with a soft target for every class (N, C), e.g. a teacher's probabilities, summed over classes
+    (``per_class``: the (N, C) terms): BCE(logit, target) * |target - sigmoid(logit)|^beta. Zero where the
+    student already agrees."""
     targets = targets.to(logits.dtype)
     scale = (targets - logits.sigmoid()).abs().pow(beta)
-    return (F.binary_cross_entropy_with_logits(logits, targets, reduction="none") * scale).sum(dim=1)
+    loss = F.binary_cross_entropy_with_logits(logits, targets, reduction="none") * scale
+    return loss if per_class else loss.sum(dim=1)
 
 
 def distribution_focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -104,7 +104,10 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"override '{key}': '{part}' is not a section")
-        node[parts[-1]] = yaml.safe_load(text)
+        try:
+            node[parts[-1]] = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override '{item}': the value is not valid YAML ({str(exc).splitlines()[0]})") from None
     return data
 
 
@@ -116,7 +119,9 @@ def load_yaml(path: str, _seen: tuple[str, ...] = ()) -> dict:
     if not p.is_file():
         raise ConfigError(f"config not found: {p}")
     try:
-        data = yaml.safe_load(p.read_text()) or {}
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p} is not a text file (a recipe is YAML)") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{p} is not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict):

@@ -8,8 +8,36 @@ from ..config import DatasetConfig
 from .coco import CocoDataset
 from .folder import ImageFolderSource
 from .pipeline import SampleSource
+from .sample import Sample
 from .video import VideoFramesSource
 from .yolo import YoloDataset
+
+
+class PartialLabels:
+    """A labelled source whose labels cover only some classes: its samples say which."""
+
+    def __init__(self, source: SampleSource, covered: frozenset[int]) -> None:
+        self.source, self.covered, self.class_names = source, covered, source.class_names
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, index: int) -> Sample:
+        sample = self.source[index]
+        sample.covered = self.covered
+        return sample
+
+
+def covered_ids(cfg: DatasetConfig, class_names: tuple[str, ...]) -> frozenset[int] | None:
+    """The class ids ``cfg.classes`` names (None: all classes), refusing names the model does not know."""
+    if not cfg.classes:
+        return None
+    unknown = [c for c in cfg.classes if c not in class_names]
+    if unknown:
+        raise KestrelError(f"data.train: classes {unknown} are not among the model's class names")
+    if cfg.type in ("images", "video"):
+        raise KestrelError(f"data.train: 'classes' is for labelled sets; a '{cfg.type}' set has no labels")
+    return frozenset(class_names.index(c) for c in cfg.classes)
 
 
 class Subset:
@@ -34,4 +62,7 @@ def build_source(cfg: DatasetConfig, class_names: tuple[str, ...]) -> SampleSour
         source = VideoFramesSource(cfg.video, cfg.frames, class_names)
     else:
         source = ImageFolderSource(cfg.images, class_names)
+    covered = covered_ids(cfg, class_names)
+    if covered is not None and len(covered) < len(class_names):
+        source = PartialLabels(source, covered)
     return Subset(source, cfg.limit) if cfg.limit else source

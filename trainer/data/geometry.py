@@ -36,7 +36,7 @@ def warp(sample: Sample, matrix: np.ndarray, width: int, height: int) -> Sample:
     image = cv2.warpAffine(sample.image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderValue=BORDER)
     boxes, keep = clip_boxes(transform_boxes(sample.boxes, matrix), width, height)
     crowd, keep_crowd = clip_boxes(transform_boxes(sample.crowd, matrix), width, height)
-    return Sample(image, boxes[keep], sample.labels[keep], crowd[keep_crowd], sample.image_id, sample.labeled)
+    return sample.with_parts(image, boxes[keep], sample.labels[keep], crowd[keep_crowd])
 
 
 def resize_matrix(in_w: int, in_h: int, out_w: int, out_h: int, keep_ratio: bool) -> np.ndarray:

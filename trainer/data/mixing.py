@@ -16,7 +16,14 @@ def _concat(parts: list[Sample], image: np.ndarray) -> Sample:
         np.concatenate([p.crowd for p in parts]),
         parts[0].image_id,
         all(p.labeled for p in parts),
+        _covered_by_all(parts),
     )
+
+
+def _covered_by_all(parts: list[Sample]) -> frozenset[int] | None:
+    """A class counts as labelled in a mixed image only where every part labels it."""
+    sets = [p.covered for p in parts if p.covered is not None]
+    return frozenset.intersection(*sets) if sets else None
 
 
 def mosaic(samples: list[Sample], rng: np.random.Generator, width: int, height: int) -> Sample:
@@ -39,8 +46,7 @@ def mosaic(samples: list[Sample], rng: np.random.Generator, width: int, height: 
         part = warp(sample, m, qw, qh)
         canvas[y1:y2, x1:x2] = part.image
         offset = np.array([x1, y1, x1, y1], np.float32)
-        placed.append(Sample(part.image, part.boxes + offset, part.labels, part.crowd + offset, sample.image_id,
-                             sample.labeled))  # fmt: skip
+        placed.append(part.with_parts(part.image, part.boxes + offset, part.labels, part.crowd + offset))
     return _concat(placed, canvas)
 
 
@@ -80,6 +86,6 @@ def cutmix(a: Sample, b: Sample, rng: np.random.Generator, max_cover: float = 0.
     covered = (covered_boxes[:, 2] - covered_boxes[:, 0]) * (covered_boxes[:, 3] - covered_boxes[:, 1])
     area = np.maximum((a.boxes[:, 2] - a.boxes[:, 0]) * (a.boxes[:, 3] - a.boxes[:, 1]), 1e-6)
     a_keep = covered / area <= max_cover
-    kept_a = Sample(a.image, a.boxes[a_keep], a.labels[a_keep], a.crowd, a.image_id, a.labeled)
-    kept_b = Sample(b.image, b_boxes[b_keep], b.labels[b_keep], b_crowd[b_crowd_keep], b.image_id, b.labeled)
+    kept_a = a.with_parts(a.image, a.boxes[a_keep], a.labels[a_keep], a.crowd)
+    kept_b = b.with_parts(b.image, b_boxes[b_keep], b.labels[b_keep], b_crowd[b_crowd_keep])
     return _concat([kept_a, kept_b], image)

@@ -18,4 +18,4 @@ def color_jitter(
         image = gray + (image - gray) * rng.uniform(*saturation)
     image = image * rng.uniform(*contrast) + rng.uniform(-brightness, brightness) * 255.0
     out = np.clip(image, 0, 255).astype(np.uint8)
-    return Sample(out, sample.boxes, sample.labels, sample.crowd, sample.image_id, sample.labeled)
+    return sample.with_parts(out, sample.boxes, sample.labels, sample.crowd)

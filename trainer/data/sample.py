@@ -21,6 +21,9 @@ class Sample:
     crowd: np.ndarray = field(default_factory=_empty_boxes)
     image_id: int = -1
     labeled: bool = True  # False: boxes come from a teacher's pseudo-labels
+    # Partially labelled images: the class ids the labels cover (None: every class). Objects of the other
+    # classes may be present without a box, so those classes learn from the teacher only.
+    covered: frozenset[int] | None = None
 
     def __post_init__(self) -> None:
         self.boxes = np.asarray(self.boxes, np.float32).reshape(-1, 4)
@@ -28,6 +31,10 @@ class Sample:
         self.crowd = np.asarray(self.crowd, np.float32).reshape(-1, 4)
         if len(self.boxes) != len(self.labels):
             raise ValueError(f"{len(self.boxes)} boxes but {len(self.labels)} labels")
+
+    def with_parts(self, image: np.ndarray, boxes: np.ndarray, labels: np.ndarray, crowd: np.ndarray) -> Sample:
+        """This sample's identity and label coverage around new pixels and boxes."""
+        return Sample(image, boxes, labels, crowd, self.image_id, self.labeled, self.covered)
 
     @property
     def height(self) -> int:
