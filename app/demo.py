@@ -19,8 +19,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     save, events = args.out / "sample-annotated.mkv", args.out / "events.jsonl"
-    events.unlink(missing_ok=True)
-    code = cli(["run", str(SAMPLE), "--save", str(save), "--events", str(events)])
+    code = cli(["run", str(SAMPLE), "--save", str(save), "--events", str(events), "--overwrite"])
     if code == 0:
         print(f"\nresults in {args.out}/: annotated video {save.name}, detections {events.name}")
     return code

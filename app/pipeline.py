@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from detector.detections import Detections
 from detector.detector import Detector
+from detector.errors import KestrelError
 
 from .capture.gst_capture import CaptureError, GstCapture
 from .capture.spec import SourceSpec
@@ -73,11 +74,14 @@ class StageStats:
 
 
 class Sink:
-    """Receives every processed frame with its detections (and the annotated image when wanted)."""
+    """Receives every processed frame with its detections (and the annotated image when wanted), and the
+    pipeline's notices about the source (``source_lost``, ``source_back``, ``source_ended_early``)."""
 
     wants_annotated = False
 
     def write(self, frame: Frame, detections: Detections, annotated) -> None: ...
+
+    def notice(self, record: dict) -> None: ...
 
     def close(self) -> None: ...
 
@@ -91,6 +95,7 @@ class Summary:
     stages: list[StageStats]
     seconds: float
     error: str = ""
+    warnings: list[str] = field(default_factory=list)
 
 
 class Pipeline:
@@ -108,25 +113,28 @@ class Pipeline:
         self.stats = {n: StageStats(n) for n in ("capture", "detect", "sinks")}
         self.classes: Counter = Counter()
         self.reconnects, self.error = 0, ""
+        self.warnings: list[str] = []
+        self.notices: queue.Queue = queue.Queue()
+        self.pending_notice: dict | None = None
+        self.failed_sinks: set[int] = set()
 
     # -- stages ---------------------------------------------------------------------------
     def _capture(self) -> None:
-        backoff, index, lost_at = 0.5, 0, None
+        backoff, index, lost_at, last_pts = 0.5, 0, None, -1
+        offset = 0  # added to the source's pts: a reopened stream restarts near 0, the output timeline must not
         try:
             while not self.stop.is_set():
                 try:
                     cap = GstCapture(self.spec, **self.capture_options).open()
                 except CaptureError as exc:
-                    if not self.reconnect or (index == 0 and lost_at is None and not self.retry_first_open):
+                    first = index == 0 and lost_at is None
+                    if not (self.reconnect and exc.transient) or (first and not self.retry_first_open):
                         raise
                     self._say(f"source unavailable: {exc}; retrying in {backoff:.1f} s")
                     self.stop.wait(backoff)
                     backoff = min(backoff * 2, 10.0)
                     continue
-                if lost_at is not None:
-                    self._say(f"source back after a {time.monotonic() - lost_at:.1f} s gap")
-                    self.reconnects += 1
-                backoff = 0.5
+                backoff, first_of_capture = 0.5, True
                 try:
                     while not self.stop.is_set():
                         t0 = time.perf_counter()
@@ -134,27 +142,62 @@ class Pipeline:
                         if frame is None:
                             if self.reconnect:
                                 raise CaptureError(f"{self.spec.name}: stream ended")
+                            self._check_complete(cap, last_pts, index)
                             return
+                        if first_of_capture and lost_at is not None:
+                            gap_ns = int((time.monotonic() - lost_at) * 1e9)
+                            offset = last_pts + max(gap_ns, 1) - frame.pts_ns
+                            self._notify("source_back", last_pts + max(gap_ns, 1), gap_s=round(gap_ns / 1e9, 3))
+                            self._say(f"source back after a {gap_ns / 1e9:.1f} s gap")
+                            self.reconnects += 1
+                        first_of_capture = False
+                        pts = max(frame.pts_ns + offset, last_pts + 1)
                         self.stats["capture"].add(time.perf_counter() - t0)
-                        self._put(self.frames_in, dataclasses.replace(frame, index=index))
-                        index += 1
+                        self._put(self.frames_in, dataclasses.replace(frame, index=index, pts_ns=pts))
+                        last_pts, index = pts, index + 1
                         if self.max_frames and index >= self.max_frames:
                             return
                 except CaptureError as exc:
                     if not self.reconnect:
+                        if self.spec.kind == "file" and index > 0:
+                            self._ended_early(index, last_pts, str(exc))
+                            return
                         raise
                     lost_at = time.monotonic()
+                    self._notify("source_lost", last_pts + 1, reason=str(exc))
                     self._say(f"source lost: {exc}; reconnecting")
                 finally:
                     cap.close()
-        except CaptureError as exc:
-            self.error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - any failure ends the run with its message
+            self._fail(exc)
         finally:
             self._put(self.frames_in, DONE, force=True)
 
+    def _check_complete(self, cap: GstCapture, last_pts: int, frames: int) -> None:
+        """A file that stops well before its stated duration was truncated: say so."""
+        duration = cap.duration_ns
+        if duration and frames and last_pts < duration - 2e9:
+            self._ended_early(frames, last_pts, f"its header says {duration / 1e9:.1f} s")
+
+    def _ended_early(self, frames: int, last_pts: int, why: str) -> None:
+        text = (f"{self.spec.name} ended early: {frames} frames were decodable, up to {last_pts / 1e9:.2f} s "
+                f"({why}); the file is probably truncated")  # fmt: skip
+        self.warnings.append(text)
+        self._notify("source_ended_early", last_pts + 1, frames=frames, reason=why)
+
+    def _notify(self, kind: str, pts_ns: int, **fields) -> None:
+        self.notices.put({"type": kind, "source": self.spec.name, "pts_ns": int(pts_ns),
+                          "pts_s": round(pts_ns / 1e9, 6), "wall_time": time.time(), **fields})  # fmt: skip
+
+    def _fail(self, exc: BaseException) -> None:
+        """First failure wins: it becomes the run's error and stops every stage."""
+        if not self.error:
+            self.error = str(exc) if isinstance(exc, KestrelError) else f"{type(exc).__name__}: {exc}"
+        self.stop.set()
+
     def _detect(self) -> None:
         try:
-            while True:
+            while not (self.stop.is_set() and self.error):
                 frame = self.frames_in.get()
                 if frame is DONE:
                     return
@@ -166,6 +209,8 @@ class Pipeline:
                 annotated = self.annotate(frame, dets, self) if self.annotate else None
                 self.stats["detect"].add(time.perf_counter() - t0)
                 self._put(self.frames_out, (frame, dets, annotated))
+        except Exception as exc:  # noqa: BLE001
+            self._fail(exc)
         finally:
             self._put(self.frames_out, DONE, force=True)
 
@@ -173,11 +218,35 @@ class Pipeline:
         while True:
             item = self.frames_out.get()
             if item is DONE:
+                self._flush_notices(None)
                 return
+            self._flush_notices(item[0].pts_ns)
             t0 = time.perf_counter()
-            for sink in self.sinks:
-                sink.write(*item)
+            for sink in self.live_sinks():
+                try:
+                    sink.write(*item)
+                except Exception as exc:  # noqa: BLE001 - a failed sink stops the run; the others finish
+                    self.failed_sinks.add(id(sink))
+                    self._fail(exc)
             self.stats["sinks"].add(time.perf_counter() - t0)
+
+    def live_sinks(self) -> list[Sink]:
+        return [s for s in self.sinks if id(s) not in self.failed_sinks]
+
+    def _flush_notices(self, up_to_pts: int | None) -> None:
+        """Hand the source notices up to ``up_to_pts`` (all: None) to the sinks, in order with the frames."""
+        while self.pending_notice or not self.notices.empty():
+            if self.pending_notice is None:
+                self.pending_notice = self.notices.get_nowait()
+            if up_to_pts is not None and self.pending_notice["pts_ns"] > up_to_pts:
+                return
+            record, self.pending_notice = self.pending_notice, None
+            for sink in self.live_sinks():
+                try:
+                    sink.notice(record)
+                except Exception as exc:  # noqa: BLE001
+                    self.failed_sinks.add(id(sink))
+                    self._fail(exc)
 
     # -- plumbing -------------------------------------------------------------------------
     def _put(self, q, item, force: bool = False) -> None:
@@ -216,9 +285,13 @@ class Pipeline:
                     t.join(timeout=0.2)
         finally:
             self.stop.set()
+            deadline = time.monotonic() + 3.0
             for t in threads:
-                t.join(timeout=10)
+                t.join(timeout=max(deadline - time.monotonic(), 0.05))
             for sink in self.sinks:
-                sink.close()
+                try:
+                    sink.close()
+                except Exception as exc:  # noqa: BLE001 - every other output is still finalised
+                    self._fail(exc)
         return Summary(self.stats["sinks"].count, self.dropped, self.reconnects, self.classes,
-                       list(self.stats.values()), time.monotonic() - start, self.error)  # fmt: skip
+                       list(self.stats.values()), time.monotonic() - start, self.error, self.warnings)  # fmt: skip

@@ -49,7 +49,7 @@ def whole_pipeline(model: Path, frames: int, out: Path) -> float:
     from app.cli import main
 
     t0 = time.perf_counter()
-    main(["run", str(CLIP), "--model", str(model), "--save", str(out), "--max-frames", str(frames)])
+    main(["run", str(CLIP), "--model", str(model), "--save", str(out), "--max-frames", str(frames), "--overwrite"])
     return frames / (time.perf_counter() - t0)
 
 

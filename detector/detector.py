@@ -47,7 +47,28 @@ class Detector:
         det_keys = {"conf", "iou", "max_det", "classes", "pre_nms_topk"}
         det_opts = {k: v for k, v in options.items() if k in det_keys}
         backend_opts = {k: v for k, v in options.items() if k not in det_keys}
-        return cls(open_backend(path, backend, **backend_opts), **det_opts)
+        detector = cls(open_backend(path, backend, **backend_opts), **det_opts)
+        detector.verify(str(path))
+        return detector
+
+    def verify(self, origin: str = "model package") -> None:
+        """Run the network once on a blank input: its output must have the shape the metadata promises
+        ([1, points, classes + box channels]); a graph and metadata that disagree are refused here, with
+        one line, instead of failing on the first frame."""
+        m = self.meta
+        blank = np.zeros((1, 3, m.input_height, m.input_width), np.float32)
+        try:
+            out = self.backend.infer(blank)
+        except Exception as exc:  # noqa: BLE001 - each runtime raises its own types
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ModelPackageError(f"{origin}: the network does not run on the {m.input_width}x{m.input_height} "
+                                    f"input its metadata names ({first[:200]})") from None  # fmt: skip
+        expected = (1, m.num_points(), m.output_channels)
+        if tuple(np.shape(out)) != expected:
+            raise ModelPackageError(
+                f"{origin}: the network outputs {list(np.shape(out))}, its metadata implies {list(expected)} "
+                f"({m.num_classes} classes, strides {list(m.strides)}, reg_max {m.reg_max})"
+            )
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -67,9 +88,14 @@ class Detector:
         for c in wanted:
             if isinstance(c, str) and not c.isdigit():
                 if c not in self.class_names:
-                    raise ValueError(f"unknown class '{c}' (this model knows {len(self.class_names)})")
+                    close = [n for n in self.class_names if n.startswith(c[:2])][:5]
+                    hint = f"; did you mean {', '.join(close)}?" if close else ""
+                    raise ModelPackageError(f"unknown class '{c}' (this model knows {len(self.class_names)} "
+                                            f"classes, see `kestrel info`{hint})")  # fmt: skip
                 ids.add(self.class_names.index(c))
             else:
+                if not 0 <= int(c) < len(self.class_names):
+                    raise ModelPackageError(f"class id {c} is outside 0..{len(self.class_names) - 1}")
                 ids.add(int(c))
         self._classes = frozenset(ids)
 

@@ -7,6 +7,7 @@ The metadata lives in the ONNX ``metadata_props`` under the key ``kestrel`` as o
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ COLOR_ORDERS = ("bgr", "rgb")
 OUTPUT_LAYOUTS = ("gfl_bins", "gfl_distances")
 NANODET_MEAN = (103.53, 116.28, 123.675)
 NANODET_STD = (57.375, 57.12, 58.395)
+MAX_INPUT_SIDE = 4096  # larger is a typo or a hostile file: 60000x60000 would ask for tens of GB
 
 
 @dataclass(frozen=True)
@@ -49,20 +51,25 @@ class PackageMeta:
         problems = []
         if not self.class_names:
             problems.append("class_names is empty")
-        if self.input_width <= 0 or self.input_height <= 0:
-            problems.append(f"input size {self.input_width}x{self.input_height} is not positive")
-        if not self.strides or any(s <= 0 for s in self.strides):
-            problems.append(f"strides {self.strides} must be positive")
-        if self.reg_max < 1:
-            problems.append(f"reg_max {self.reg_max} must be >= 1")
-        if not 0.0 <= self.center_offset < 1.0:
-            problems.append(f"center_offset {self.center_offset} must be in [0, 1)")
+        elif not all(isinstance(c, str) and c for c in self.class_names):
+            problems.append("class_names must be non-empty strings")
+        if not (_is_int(self.input_width) and _is_int(self.input_height)):
+            problems.append(f"input size {self.input_width!r}x{self.input_height!r} must be whole numbers")
+        elif not (0 < self.input_width <= MAX_INPUT_SIDE and 0 < self.input_height <= MAX_INPUT_SIDE):
+            problems.append(f"input size {self.input_width}x{self.input_height} is outside 1..{MAX_INPUT_SIDE}")
+        if not self.strides or not all(_is_int(s) and 0 < s <= 1024 for s in self.strides):
+            problems.append(f"strides {self.strides} must be whole numbers in 1..1024")
+        if not _is_int(self.reg_max) or not 1 <= self.reg_max <= 64:
+            problems.append(f"reg_max {self.reg_max!r} must be a whole number in 1..64")
+        if not _is_number(self.center_offset) or not 0.0 <= self.center_offset < 1.0:
+            problems.append(f"center_offset {self.center_offset!r} must be in [0, 1)")
         if self.resize not in RESIZE_MODES:
             problems.append(f"resize '{self.resize}' is not one of {RESIZE_MODES}")
         if self.color not in COLOR_ORDERS:
             problems.append(f"color '{self.color}' is not one of {COLOR_ORDERS}")
-        if len(self.mean) != 3 or len(self.std) != 3 or any(s == 0 for s in self.std):
-            problems.append("mean and std need 3 values each, std non-zero")
+        if (len(self.mean) != 3 or len(self.std) != 3 or not all(_is_number(v) for v in (*self.mean, *self.std))
+                or not all(v > 0 for v in self.std)):  # fmt: skip
+            problems.append("mean and std need 3 finite numbers each, std positive")
         if self.output_layout not in OUTPUT_LAYOUTS:
             problems.append(f"output_layout '{self.output_layout}' is not one of {OUTPUT_LAYOUTS}")
         if self.schema != SCHEMA:
@@ -105,10 +112,20 @@ class PackageMeta:
         try:
             for key in ("class_names", "strides", "mean", "std"):
                 if key in raw:
+                    if not isinstance(raw[key], list):
+                        raise ModelPackageError(f"{origin}: metadata field {key} must be a list")
                     raw[key] = tuple(raw[key])
             return cls(**raw)
         except TypeError as exc:
             raise ModelPackageError(f"{origin}: incomplete metadata ({exc})") from None
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _ceil_div(a: int, b: int) -> int:

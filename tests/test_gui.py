@@ -145,7 +145,7 @@ def test_live_test_pattern_counts_drops_and_stops(qtbot, window):
     assert not kestrel_threads()
 
 
-@pytest.mark.parametrize("case", ["missing", "not-a-video", "unreachable-rtsp", "bad-model"])
+@pytest.mark.parametrize("case", ["missing", "not-a-video", "unreachable-rtsp", "bad-model", "lying-model"])
 def test_errors_are_dialogs_never_crashes_or_hangs(qtbot, window, tmp_path, case):
     if case == "missing":
         assert not window.open_source(str(tmp_path / "nope.mp4"))
@@ -158,11 +158,19 @@ def test_errors_are_dialogs_never_crashes_or_hangs(qtbot, window, tmp_path, case
     elif case == "unreachable-rtsp":
         assert window.open_source("rtsp://user:secret@127.0.0.1:9/stream")
         expected = "rtsp://***@127.0.0.1:9/stream"
-    else:
+    elif case == "bad-model":
         bad = tmp_path / "bad.onnx"
         bad.write_bytes(b"\x00garbage" * 100)
         assert not window.load_model(bad)
         expected = "bad.onnx"
+    else:  # a valid ONNX file whose metadata promises an input size its graph cannot take
+        from tests.test_faults import repackaged
+
+        before = window.settings.value("model")
+        lying = repackaged(tmp_path, "lying", input_width=416, input_height=416)
+        assert not window.load_model(lying)
+        assert window.settings.value("model") == before  # never saved as the default
+        expected = "does not run on the 416x416 input"
     qtbot.waitUntil(lambda: expected in window.last_error, timeout=WAIT_MS)
     assert "secret" not in window.last_error and "secret" not in window.event_log.toPlainText()
     assert window.isVisible()
@@ -182,6 +190,28 @@ def test_settings_remember_sources_thresholds_and_layout(qtbot, tmp_path, gui_mo
     assert second.detector is not None and second.detector.conf == pytest.approx(0.42)
     assert second.source_panel.url.itemText(0) == "rtsp://127.0.0.1:9/a"
     second.close()
+
+
+def test_rtsp_credentials_are_never_stored_in_settings(qtbot, tmp_path, gui_model):
+    ini = tmp_path / "kestrel.ini"
+    win = MainWindow(QSettings(str(ini), QSettings.Format.IniFormat), gui_model, tmp_path)
+    qtbot.addWidget(win)
+    typed = "rtsp://admin:p@ss/w0rd@127.0.0.1:9/cam?channel=1&token=t0ken"
+    win.open_source(typed)
+    stored = "rtsp://127.0.0.1:9/cam?channel=1"
+    assert win.source_panel.url.itemText(0) == stored
+    assert win.session_urls[stored] == typed  # this session can reopen it without retyping
+    win.close()
+    raw = ini.read_bytes().replace(b"\\0", b"")  # Qt writes string lists as escaped UTF-16
+    assert not any(secret in raw for secret in (b"p@ss", b"w0rd", b"t0ken", b"admin"))
+    assert QSettings(str(ini), QSettings.Format.IniFormat).value("rtsp_history") == [stored]
+
+
+def test_a_recording_that_fails_is_reported_and_the_button_released(qtbot, window, tmp_path):
+    assert window.open_source(str(SAMPLE))
+    qtbot.waitUntil(lambda: window.shown_frames >= 1, timeout=WAIT_MS)
+    assert window.start_recording(Path("/proc/kestrel-gui.mkv")) is None
+    assert "cannot record" in window.last_error and not window.record_button.isChecked()
 
 
 @pytest.mark.skipif(shutil.which("Xvfb") is None, reason="needs Xvfb (Debian xvfb)")
@@ -244,3 +274,24 @@ def test_kestrel_gui_command_plays_and_closes_cleanly_on_ctrl_c(tmp_path, gui_mo
     recent = settings.value("recent_files")
     assert settings.value("model") == str(gui_model)
     assert str(SAMPLE) in ([recent] if isinstance(recent, str) else recent)
+
+
+def test_a_recording_that_fills_the_disk_stops_with_a_dialog(qtbot, window, tmp_path):
+    """RLIMIT_FSIZE (soft, restored after) makes every file past 300 kB fail with EFBIG, as a full disk does."""
+    import resource
+
+    clip = str(need_shared("data", "videos", "highway-720p.mp4"))
+    assert window.open_source(clip)
+    qtbot.waitUntil(lambda: window.shown_frames >= 1, timeout=WAIT_MS)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, hard))
+    try:
+        window.record_button.setChecked(True)
+        qtbot.waitUntil(lambda: "recording stopped" in window.last_error, timeout=WAIT_MS)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert "disk is full" in window.last_error and not window.record_button.isChecked()
+    recorded = next((tmp_path / "out").glob("*.mkv"))
+    assert len([f for f in GstCapture(SourceSpec.parse(str(recorded))).open()]) >= 1
+    window.stop_session()
+    assert not kestrel_threads()

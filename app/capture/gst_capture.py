@@ -15,11 +15,19 @@ from detector.errors import KestrelError
 
 from ..frame import Frame
 from ..gst import gst, pop_error
+from .redact import redact_text
 from .spec import SourceSpec, source_element
 
 
 class CaptureError(KestrelError):
-    """The source failed: not found, unsupported, unreachable, or dropped mid-stream."""
+    """The source failed: not found, unsupported, unreachable, or dropped mid-stream.
+
+    ``transient``: worth retrying on a live source (a network drop), as opposed to a source that can never
+    work as given (a pipeline that does not parse, a missing element)."""
+
+    def __init__(self, message: str, transient: bool = True) -> None:
+        super().__init__(redact_text(message))
+        self.transient = transient
 
 
 def explain(spec: SourceSpec, message: str, debug: str) -> str:
@@ -30,6 +38,9 @@ def explain(spec: SourceSpec, message: str, debug: str) -> str:
     unsupported = ("missing a plug-in", "no suitable plugins", "could not determine type", "text file")
     if any(marker in text for marker in unsupported):
         return f"{name}: unsupported or unrecognised stream ({message})"
+    if "no playable streams" in text:
+        return (f"{name}: no playable video stream: the file is damaged, truncated (an MP4 cut off before its "
+                "index), or holds no video")
     if "moov" in text or "incomplete" in text or "truncated" in text:
         return f"{name}: the file is damaged or truncated ({message})"
     if spec.kind == "rtsp" and ("could not open" in text or "connect" in text or "timeout" in text
@@ -55,7 +66,7 @@ class GstCapture:
         try:
             self.pipeline = Gst.parse_launch(description)
         except Exception as exc:  # GLib.Error: a missing element
-            raise CaptureError(f"cannot build the capture pipeline for {spec.name}: {exc}") from None
+            raise CaptureError(f"cannot build the capture pipeline for {spec.name}: {exc}", transient=False) from None
         self.sink = self.pipeline.get_by_name("sink")
         self.bus = self.pipeline.get_bus()
         self.index = 0
@@ -73,6 +84,9 @@ class GstCapture:
                 return self
             self._raise_pending(None)
         self.close()
+        if self.spec.kind == "file":  # demuxers sometimes fail on a cut file without posting an error
+            raise CaptureError(f"{self.spec.name}: no video frame within {self.open_timeout_s:.0f} s: the file is "
+                               "damaged, truncated or holds no video")  # fmt: skip
         raise CaptureError(f"{self.spec.name}: no video within {self.open_timeout_s:.0f} s (no video stream, "
                            "or the source does not answer)")  # fmt: skip
 

@@ -8,12 +8,28 @@ from pathlib import Path
 
 from detector.errors import KestrelError
 
-CREDENTIALS = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<cred>[^@/]+)@", re.IGNORECASE)
+from .redact import _split, redact
+
+__all__ = ["SourceSpec", "redact", "source_element", "test_patterns"]
 
 
-def redact(location: str) -> str:
-    """``rtsp://user:secret@host/x`` -> ``rtsp://***@host/x``: credentials never reach logs."""
-    return CREDENTIALS.sub(r"\g<scheme>***@", location)
+def test_patterns() -> tuple[str, ...]:
+    """The pattern names GStreamer's videotestsrc accepts (``test:ball``, ``test:smpte``, ...)."""
+    from ..gst import gst
+
+    element = gst().ElementFactory.make("videotestsrc", None)
+    if element is None:
+        raise KestrelError("GStreamer's videotestsrc is missing (gstreamer1.0-plugins-base)")
+    current = element.get_property("pattern")  # an enum value; its class lists them all
+    return tuple(v.value_nick for v in type(current).__enum_values__.values())
+
+
+def _check_url(text: str) -> None:
+    scheme, _userinfo, rest, _tail = _split(text)
+    host = rest.split("/", 1)[0]
+    if not host or any(c.isspace() for c in text) or host.startswith(":"):
+        raise KestrelError(f"malformed URL: {redact(text)} (expected a host after the scheme, e.g. "
+                           "rtsp://camera.local:554/stream, with user:password and @ before the host if needed)")
 
 
 @dataclass(frozen=True)
@@ -25,12 +41,19 @@ class SourceSpec:
     @classmethod
     def parse(cls, text: str) -> SourceSpec:
         if text == "test" or text.startswith("test:"):
-            return cls("test", text.partition(":")[2] or "ball", True)
+            pattern = text.partition(":")[2] or "ball"
+            known = test_patterns()
+            if pattern not in known:
+                raise KestrelError(f"unknown test pattern '{pattern}' (known: {', '.join(known)})")
+            return cls("test", pattern, True)
         if text.lower().startswith(("rtsp://", "rtsps://")):
+            _check_url(text)
             return cls("rtsp", text, True)
         if text.startswith("v4l2:") or text.startswith("/dev/video"):
             return cls("v4l2", text.removeprefix("v4l2:"), True)
         if re.match(r"^[a-z][a-z0-9+.-]*://", text, re.IGNORECASE):
+            if not text.lower().startswith("file://"):
+                _check_url(text)
             return cls("uri", text, text.lower().startswith(("udp://", "srt://")))
         path = Path(text)
         if not path.exists():

@@ -12,6 +12,7 @@ from detector.detections import Detections
 from detector.errors import KestrelError
 
 from ..overlay import annotate
+from .arg_types import non_negative_int, positive_int
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,8 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("config", help="recipe YAML")
     p.add_argument("overrides", nargs="*", help="key=value changes to the recipe")
     p.add_argument("-o", "--output", type=Path, default=Path("augment-preview.png"))
-    p.add_argument("--count", type=int, default=16, help="number of samples (default 16)")
-    p.add_argument("--epoch", type=int, default=0, help="which epoch's augmentation to draw")
+    p.add_argument("--count", type=positive_int, default=16, help="number of samples (default 16)")
+    p.add_argument("--epoch", type=non_negative_int, default=0, help="which epoch's augmentation to draw")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
     p.set_defaults(handler=run)
 
 
@@ -45,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
         raise KestrelError(f"augment-preview needs the train extra ({exc})") from None
     from detector.coco_names import COCO_CLASSES
 
+    from ..outputs import atomic_output, check_output
+
+    check_output(args.output, [args.config], args.overwrite)
     cfg = load_config(args.config, args.overrides)
     mcfg = cfg.model_config()
     names = COCO_CLASSES[: mcfg.head.num_classes]
@@ -56,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         s = ds[i]
         dets = Detections(s.boxes, np.ones(len(s.boxes), np.float32), s.labels.astype(np.int32), names)
         drawn.append(annotate(s.image, dets, thickness=1, font_scale=0.35))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(args.output), grid(drawn, columns=4))
+    with atomic_output(args.output) as tmp:
+        if not cv2.imwrite(str(tmp), grid(drawn, columns=4)):
+            raise KestrelError(f"cannot write {args.output} (an image suffix such as .png or .jpg?)")
     print(f"wrote {args.output} ({len(drawn)} samples)")
     return 0

@@ -25,18 +25,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--int8", action="store_true", help="engine: INT8 with entropy calibration")
     p.add_argument("--calib", type=Path, help="engine --int8: folder of calibration images")
     p.add_argument("--batch", default="1:1:8", help="engine: MIN:OPT:MAX batch sizes (default 1:1:8)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if not args.package.is_file():
         raise KestrelError(f"model package not found: {args.package}")
+    from ..outputs import atomic_output, check_output
+
     if args.format == "onnx":
         if not args.fp16:
             raise KestrelError("--format onnx only converts to FP16: add --fp16")
         from detector.precision import to_fp16_package
 
-        out = to_fp16_package(args.package, args.output or args.package.with_name(args.package.stem + "-fp16.onnx"))
+        out = check_output(args.output or args.package.with_name(args.package.stem + "-fp16.onnx"), [args.package],
+                           args.overwrite)  # fmt: skip
+        with atomic_output(out) as tmp:
+            to_fp16_package(args.package, tmp)
         print(f"wrote {out}")
         return 0
     try:
@@ -53,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
 
     suffix = "-int8" if args.int8 else "-fp16" if args.fp16 else ""
     name = args.package.stem + suffix + (".sparse" if args.sparse else "") + ".engine"
-    out = args.output or args.package.with_name(name)
-    build_engine(args.package, out, fp16=args.fp16, sparse=args.sparse, int8=args.int8, calib=calib,
-                 batch=(lo, opt, hi))  # fmt: skip
+    out = check_output(args.output or args.package.with_name(name), [args.package], args.overwrite)
+    with atomic_output(out) as tmp:
+        build_engine(args.package, tmp, fp16=args.fp16, sparse=args.sparse, int8=args.int8, calib=calib,
+                     batch=(lo, opt, hi))  # fmt: skip
     print(f"wrote {out}")
     return 0

@@ -26,13 +26,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--center-offset", type=float, default=0.0,
                    help="ncnn only: point centre offset in strides; NanoDet-Plus 0 (default), NanoDet 0.5")
     p.add_argument("--name", help="model name stored in the package (default: the file stem)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..outputs import atomic_output, check_output
+
     src: Path = args.source
     if not src.exists():
         raise KestrelError(f"no such file: {src}")
+    check_output(args.output, [src, src.with_suffix(".param"), src.with_suffix(".bin"), args.classes], args.overwrite)
+    with atomic_output(args.output) as tmp:
+        meta = _convert(args, src, tmp)
+    print(f"wrote {args.output}: {meta.name}, {meta.input_width}x{meta.input_height}, "
+          f"{meta.num_classes} classes, strides {list(meta.strides)}, reg_max {meta.reg_max}")  # fmt: skip
+    return 0
+
+
+def _convert(args: argparse.Namespace, src: Path, out: Path):
     names = None
     if args.classes:
         if not args.classes.is_file():
@@ -41,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
     if src.suffix in (".param", ".bin"):
         from detector.ncnn.importer import import_ncnn
 
-        meta = import_ncnn(src.with_suffix(".param"), args.output, input_size=args.input_size,
-                           class_names=names, center_offset=args.center_offset, name=args.name)  # fmt: skip
+        return import_ncnn(src.with_suffix(".param"), out, input_size=args.input_size, class_names=names,
+                           center_offset=args.center_offset, name=args.name or src.stem)  # fmt: skip
     elif src.suffix in CHECKPOINT_SUFFIXES:
         try:
             from detector.models.import_checkpoint import import_checkpoint
@@ -52,9 +64,5 @@ def run(args: argparse.Namespace) -> int:
             ) from None
         if names:
             raise KestrelError("--classes applies to ncnn imports; checkpoints carry COCO's 80 classes")
-        meta = import_checkpoint(src, args.output, arch=args.arch, input_size=args.input_size, name=args.name)
-    else:
-        raise ModelImportError(f"don't know how to import '{src.suffix}' files (use .param, .ckpt, .pth)")
-    print(f"wrote {args.output}: {meta.name}, {meta.input_width}x{meta.input_height}, "
-          f"{meta.num_classes} classes, strides {list(meta.strides)}, reg_max {meta.reg_max}")  # fmt: skip
-    return 0
+        return import_checkpoint(src, out, arch=args.arch, input_size=args.input_size, name=args.name or src.stem)
+    raise ModelImportError(f"don't know how to import '{src.suffix}' files (use .param, .ckpt, .pth)")

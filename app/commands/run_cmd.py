@@ -10,6 +10,8 @@ from pathlib import Path
 from detector.detector import Detector
 from detector.errors import KestrelError
 
+from .arg_types import fraction, non_negative_int, port
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -24,15 +26,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", type=Path, help="model package (default: the bundled default model)")
     p.add_argument("--save", type=Path, help="annotated recording (.mkv, .ts or .mp4; stays playable if killed)")
     p.add_argument("--events", type=Path, help="JSON-lines detection events (one line per frame with detections)")
-    p.add_argument("--conf", type=float, default=0.35, help="score threshold (default 0.35)")
-    p.add_argument("--iou", type=float, default=0.6, help="NMS IoU threshold (default 0.6)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing --save/--events files")
+    p.add_argument("--append-events", action="store_true",
+                   help="add to an existing --events file, after a {\"type\": \"run\"} header line")
+    p.add_argument("--conf", type=fraction, default=0.35, help="score threshold, 0..1 (default 0.35)")
+    p.add_argument("--iou", type=fraction, default=0.6, help="NMS IoU threshold, 0..1 (default 0.6)")
     p.add_argument("--classes", nargs="*", help="keep only these classes (names or ids)")
     p.add_argument("--backend", default="auto", help="inference backend (default auto)")
-    p.add_argument("--rtsp-out", type=int, metavar="PORT",
+    p.add_argument("--rtsp-out", type=port, metavar="PORT",
                    help="re-stream the annotated video at rtsp://127.0.0.1:PORT/kestrel")
-    p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: until the source ends)")
+    p.add_argument("--max-frames", type=non_negative_int, default=0,
+                   help="stop after N frames (0: until the source ends)")
     p.add_argument("--rtsp-udp", action="store_true", help="RTSP over UDP instead of TCP")
-    p.add_argument("--rtsp-latency", type=int, default=200, help="RTSP jitter buffer in ms (default 200)")
+    p.add_argument("--rtsp-latency", type=non_negative_int, default=200,
+                   help="RTSP jitter buffer in ms (default 200)")
     p.add_argument("--no-reconnect", action="store_true", help="live sources: stop at the first drop")
     p.add_argument("--no-hud", action="store_true", help="no FPS/latency overlay in the recording")
     p.set_defaults(handler=run)
@@ -46,18 +53,28 @@ def default_model() -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from ..capture.spec import SourceSpec
+    from ..outputs import check_output, probe_writable
     from ..overlay import annotate, draw_hud
     from ..pipeline import Pipeline
     from ..sinks.adapters import EventSink, RecordingSink
+    from ..sinks.recorder import check_container
 
     spec = SourceSpec.parse(args.source)
-    detector = Detector.load(args.model or default_model(), args.backend, conf=args.conf, iou=args.iou,
-                             classes=args.classes)  # fmt: skip
+    model = args.model or default_model()
+    inputs = [spec.location if spec.kind == "file" else None, model]
+    if args.save:
+        check_output(args.save, inputs, args.overwrite)
+        check_container(args.save)
+    if args.events:
+        check_output(args.events, [*inputs, args.save], args.overwrite or args.append_events,
+                     "--overwrite or --append-events")  # fmt: skip
+    detector = Detector.load(model, args.backend, conf=args.conf, iou=args.iou, classes=args.classes)
     sinks = []
     if args.save:
+        probe_writable(args.save)
         sinks.append(RecordingSink(args.save))
     if args.events:
-        sinks.append(EventSink(args.events))
+        sinks.append(EventSink(args.events, append=args.append_events))
     if args.rtsp_out:
         from ..sinks.rtsp_out import RtspOutSink
 
@@ -84,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         for s, handler in previous.items():
             signal.signal(s, handler)
     print_summary(summary, args)
+    for warning in summary.warnings:
+        print(f"kestrel: warning: {warning}", file=sys.stderr)
     if summary.error:
         raise KestrelError(summary.error)
     return 0

@@ -24,7 +24,8 @@ from PyQt6.QtWidgets import (
 from detector.detector import Detector
 from detector.errors import KestrelError
 
-from ..capture.spec import SourceSpec, redact
+from ..capture.redact import redact_text, strip_secrets
+from ..capture.spec import SourceSpec
 from .bridge import SessionBridge
 from .file_session import FileSession
 from .live_session import LiveSession
@@ -43,6 +44,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings
         self.output_dir = output_dir or Path(settings.value("output_dir", str(Path.cwd() / "kestrel-output")))
+        self.session_urls: dict[str, str] = {}  # stored (secret-free) URL -> the URL typed this session
         self.session: Session | None = None
         self.bridge: SessionBridge | None = None
         self.processor: FrameProcessor | None = None
@@ -172,7 +174,7 @@ class MainWindow(QMainWindow):
         try:
             self.detector.classes = names or None
             self.detection_panel.mark_classes("")
-        except ValueError as exc:
+        except (ValueError, KestrelError) as exc:
             self.detection_panel.mark_classes(str(exc))
             self.statusBar().showMessage(str(exc), 5000)
             return
@@ -181,6 +183,7 @@ class MainWindow(QMainWindow):
     # -- sources --------------------------------------------------------------------------
     def open_source(self, text: str) -> bool:
         """Stop what is playing (finishing any recording) and start ``text``: a file, URL, camera or 'test'."""
+        text = self.session_urls.get(text, text)
         if self.detector is None:
             self.show_error("no model: open a model package first (Open model…)")
             return False
@@ -202,8 +205,7 @@ class MainWindow(QMainWindow):
         else:
             self.session = LiveSession(spec, self.processor, self.bridge)
             if spec.kind in ("rtsp", "uri"):
-                self._remember("rtsp_history", text)
-                self.source_panel.set_history(self._history("rtsp_history"))
+                self._remember_url(text)
         self.event_log.last_counts = None
         self.event_log.add_line(f"source: {spec.name}")
         self.setWindowTitle(f"Kestrel — {spec.name}")
@@ -262,7 +264,7 @@ class MainWindow(QMainWindow):
 
     def show_error(self, message: str) -> None:
         """A dialog that does not block the event loop (the video keeps its thread; tests can read it)."""
-        self.last_error = redact(message)
+        self.last_error = redact_text(message)
         self.event_log.add_line(f"error: {self.last_error}")
         self.statusBar().showMessage(self.last_error)
         box = QMessageBox(QMessageBox.Icon.Warning, "Kestrel", self.last_error, QMessageBox.StandardButton.Ok, self)
@@ -270,6 +272,7 @@ class MainWindow(QMainWindow):
         box.open()
 
     def _update_stats(self) -> None:
+        self._check_recording()
         stats = {"shown": f"{self.shown_frames} frames"}
         if self.session is not None:
             stats |= self.session.stats()
@@ -284,15 +287,34 @@ class MainWindow(QMainWindow):
             return None
         path = path or self.output_dir / time.strftime("kestrel-%Y%m%d-%H%M%S.mkv")
         fps = getattr(self.session, "fps", 30.0) or 30.0
-        self.processor.recorder.start(Path(path), fps)
+        try:
+            self.processor.recorder.start(Path(path), fps)
+        except KestrelError as exc:
+            self.show_error(f"cannot record: {exc}")
+            return None
         self.event_log.add_line(f"recording to {path}")
         return Path(path)
 
     def stop_recording(self) -> tuple[Path, int] | None:
-        done = self.processor.recorder.stop() if self.processor is not None else None
+        try:
+            done = self.processor.recorder.stop() if self.processor is not None else None
+        except KestrelError as exc:
+            self.show_error(f"recording failed: {exc}")
+            return None
         if done is not None:
             self.event_log.add_line(f"recorded {done[1]} frames to {done[0]}")
         return done
+
+    def _check_recording(self) -> None:
+        """A recording that ended by itself (full disk, ...) is said once and the button released."""
+        recorder = self.processor.recorder if self.processor is not None else None
+        if recorder is not None and recorder.error and not recorder.active:
+            message, recorder.error = recorder.error, ""
+            self.record_button.blockSignals(True)
+            self.record_button.setChecked(False)
+            self.record_button.setText("Record")
+            self.record_button.blockSignals(False)
+            self.show_error(f"recording stopped: {message}")
 
     def _record_toggled(self, on: bool) -> None:
         if on and self.start_recording() is None:
@@ -318,6 +340,16 @@ class MainWindow(QMainWindow):
     def _history(self, key: str) -> list[str]:
         value = self.settings.value(key, [])
         return [value] if isinstance(value, str) else list(value or [])
+
+    def _remember_url(self, url: str) -> None:
+        """URL history without secrets on disk: the settings file keeps the URL with its user info and
+        credential parameters removed; the full URL lives only in this window's memory, for this session
+        (choosing the stored entry again uses it; after a restart the password must be typed again)."""
+        stored = strip_secrets(url)
+        if stored != url:
+            self.session_urls[stored] = url
+        self._remember("rtsp_history", stored)
+        self.source_panel.set_history(self._history("rtsp_history"))
 
     def _remember(self, key: str, text: str) -> None:
         items = [text] + [h for h in self._history(key) if h != text]

@@ -6,6 +6,7 @@ re-thresholds it at once without running the model again.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter
@@ -16,6 +17,7 @@ import numpy as np
 
 from detector.detections import Detections
 from detector.detector import Detector
+from detector.errors import KestrelError
 
 from ..frame import Frame
 from ..overlay import annotate
@@ -47,26 +49,41 @@ class RecorderSlot:
         self.lock = threading.Lock()
         self.sink: RecordingSink | None = None
         self.last_pts: int | None = None
+        self.error = ""  # why the recording stopped by itself (full disk, unwritable location); the GUI says it
 
     @property
     def active(self) -> bool:
         return self.sink is not None
 
     def start(self, path: Path, fps_hint: float = 30.0) -> None:
+        """Start recording to ``path``; KestrelError when the location cannot be written."""
+        from ..outputs import check_output, probe_writable
+        from ..sinks.recorder import check_container
+
+        check_output(path)
+        check_container(path)
+        probe_writable(path)
         with self.lock:
             if self.sink is not None:
                 self.sink.close()
-            self.sink, self.last_pts = RecordingSink(path, default_fps=fps_hint), None
+            self.sink, self.last_pts, self.error = RecordingSink(path, default_fps=fps_hint), None, ""
 
     def write(self, frame: Frame, detections: Detections, annotated: np.ndarray) -> None:
         with self.lock:
             if self.sink is None or (self.last_pts is not None and frame.pts_ns <= self.last_pts):
                 return
-            self.sink.write(frame, detections, annotated)
+            try:
+                self.sink.write(frame, detections, annotated)
+            except KestrelError as exc:  # the recording ends; what it holds stays playable
+                self.error, failed, self.sink = str(exc), self.sink, None
+                with contextlib.suppress(KestrelError):
+                    failed.close()
+                return
             self.last_pts = frame.pts_ns
 
     def stop(self) -> tuple[Path, int] | None:
-        """Finish the file; (path, frames written), or None when nothing was recording."""
+        """Finish the file; (path, frames written), or None when nothing was recording.
+        KestrelError when the file could not be finished."""
         with self.lock:
             sink, self.sink = self.sink, None
         if sink is None:

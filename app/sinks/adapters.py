@@ -41,6 +41,8 @@ class RecordingSink(Sink):
             self.recorder.write(image, pts)
         if self.recorder is not None:
             self.recorder.close()
+        elif self.path.is_file() and self.path.stat().st_size == 0:
+            self.path.unlink()  # made empty to test the location early; no frame ever came
 
     @property
     def frames(self) -> int:
@@ -48,11 +50,14 @@ class RecordingSink(Sink):
 
 
 class EventSink(Sink):
-    def __init__(self, path: str | Path) -> None:
-        self.log = EventLog(path)
+    def __init__(self, path: str | Path, append: bool = False) -> None:
+        self.log = EventLog(path, append=append)
 
     def write(self, frame: Frame, detections: Detections, annotated) -> None:
         self.log.write(frame, detections)
+
+    def notice(self, record: dict) -> None:
+        self.log.write_record(record)
 
     def close(self) -> None:
         self.log.close()

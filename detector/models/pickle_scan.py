@@ -24,23 +24,46 @@ STORAGE_SUFFIX = "Storage"
 STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8", "SHORT_BINSTRING", "BINSTRING", "STRING"}
 
 
+UNRESOLVED = "<a global whose name the scan cannot follow>"
+MEMO_PUT = {"PUT", "BINPUT", "LONG_BINPUT"}
+MEMO_GET = {"GET", "BINGET", "LONG_BINGET"}
+
+
 def _globals_in(data: bytes, max_pickles: int) -> tuple[set[str], bool]:
-    """Globals referenced by up to ``max_pickles`` consecutive pickles; second item: parsed cleanly."""
+    """Globals referenced by up to ``max_pickles`` consecutive pickles; second item: parsed cleanly.
+
+    ``STACK_GLOBAL`` takes its module and name from the stack, and a crafted pickle can put them there from the
+    memo (``BINGET``) instead of as string literals: the scan keeps the memo of strings and the recent stack
+    values, and a name it cannot follow counts as disallowed.
+    """
     found: set[str] = set()
     stream = io.BytesIO(data)
     for _ in range(max_pickles):
         if stream.tell() >= len(data):
             break
-        strings: list[str] = []
+        recent: list[str | None] = []  # the values most recently pushed (None: not a string)
+        memo: dict[int, str | None] = {}
         try:
             for op, arg, _pos in pickletools.genops(stream):
-                if op.name in STRING_OPS:
-                    strings.append(str(arg))
-                elif op.name == "GLOBAL":
+                name = op.name
+                if name in STRING_OPS:
+                    recent.append(str(arg))
+                elif name in MEMO_GET:
+                    recent.append(memo.get(int(arg)))
+                elif name in MEMO_PUT:
+                    memo[int(arg)] = recent[-1] if recent else None
+                elif name == "MEMOIZE":
+                    memo[len(memo)] = recent[-1] if recent else None
+                elif name == "GLOBAL":
                     found.add(str(arg))
-                elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
-                    found.add(f"{strings[-2]} {strings[-1]}")
-                if op.name == "STOP":
+                    recent.append(None)
+                elif name == "STACK_GLOBAL":
+                    module, attr = (recent[-2], recent[-1]) if len(recent) >= 2 else (None, None)
+                    found.add(f"{module} {attr}" if module is not None and attr is not None else UNRESOLVED)
+                    recent.append(None)
+                elif op.stack_after:
+                    recent.append(None)
+                if name == "STOP":
                     break
         except Exception:
             return found, False
