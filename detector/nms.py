@@ -1,7 +1,10 @@
-"""Class-aware non-maximum suppression in numpy."""
+"""Class-aware non-maximum suppression: OpenCV's ``NMSBoxesBatched`` (C++), with the numpy loop it replaced
+kept as the reference. ``benchmarks/nms_speed.py`` measures both on real detector outputs: identical keeps,
+OpenCV several times faster (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 
@@ -17,7 +20,7 @@ def box_iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area + areas - inter, 1e-9)
 
 
-def batched_nms(
+def batched_nms_numpy(
     boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou_threshold: float, max_det: int
 ) -> np.ndarray:
     """Indices kept by greedy NMS applied per class, best score first, at most ``max_det``.
@@ -37,3 +40,18 @@ def batched_nms(
         rest = order[1:]
         order = rest[box_iou_one_to_many(shifted[best], shifted[rest]) <= iou_threshold]
     return np.asarray(keep, np.int64)
+
+
+def batched_nms(
+    boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou_threshold: float, max_det: int
+) -> np.ndarray:
+    """As ``batched_nms_numpy`` (same keeps, same order), computed by OpenCV.
+
+    ``top_k`` stays 0: OpenCV applies it to the candidates *before* suppression, not to what is kept.
+    """
+    if len(boxes) == 0:
+        return np.zeros((0,), np.int64)
+    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1).astype(np.float64)
+    keep = cv2.dnn.NMSBoxesBatched(xywh.tolist(), scores.astype(np.float64).tolist(),
+                                   class_ids.astype(np.int32).tolist(), 0.0, float(iou_threshold))  # fmt: skip
+    return np.asarray(keep, np.int64).reshape(-1)[:max_det]

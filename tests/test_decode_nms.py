@@ -84,3 +84,22 @@ def test_in_graph_decoding_gives_the_same_detections(plus320, tiny_val_images, t
         assert len(da) == len(db) > 0
         np.testing.assert_allclose(da.boxes, db.boxes, atol=0.05)
         assert da.class_ids.tolist() == db.class_ids.tolist()
+
+
+def test_opencv_nms_keeps_what_the_numpy_loop_keeps_on_real_outputs(tiny_val_images):
+    """The OpenCV path replaced the numpy loop; on real candidates both keep the same boxes in the same order."""
+    from app.models import DEFAULT
+    from detector import Detector
+    from detector.images import read_image
+    from detector.nms import batched_nms_numpy
+    from detector.preprocess import Preprocessor
+
+    det = Detector.load(DEFAULT, conf=0.05)
+    pre = Preprocessor(det.meta)
+    for path in tiny_val_images[:12]:
+        x, _ = pre(read_image(path))
+        boxes, scores, classes = det._decoder(det.backend.infer(x[None])[0], 0.05, 1000)
+        assert len(boxes) > 10
+        for iou in (0.3, 0.6):
+            assert batched_nms(boxes, scores, classes, iou, 100).tolist() == \
+                batched_nms_numpy(boxes, scores, classes, iou, 100).tolist()

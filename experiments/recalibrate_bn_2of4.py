@@ -3,9 +3,9 @@
 Stage 2 trains with BN statistics frozen at the dense model's values. This loads a retrained 2:4 model's
 weights (``model.safetensors`` of a run) into a 2:4 recipe's trainer, evaluates, re-estimates every BN's
 running mean/variance on N un-augmented training images (weights untouched, masks intact), evaluates
-again, and prints one JSON line. Example (session 13: 0.138 -> 0.027, the weights rely on the old stats):
+again, and prints one JSON line. Example (measured: 0.138 -> 0.027, the weights rely on the old stats):
 
-    .venv/bin/python scripts/recalibrate_bn_2of4.py runs/default-lite0-320-2of4-120ep/model.safetensors
+    .venv/bin/python experiments/recalibrate_bn_2of4.py runs/default-lite0-320-2of4-120ep/model.safetensors
 """
 
 from __future__ import annotations

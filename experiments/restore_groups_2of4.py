@@ -6,7 +6,7 @@ split. Meaningful for a student trained to imitate the dense one block by block 
 for its dense twin). Also prints each group's share of the 2:4-eligible FLOPs at the input size — what
 keeping the group dense would give up on a sparse GPU kernel. One JSON line per group:
 
-    .venv/bin/python scripts/restore_groups_2of4.py configs/default-lite0-320-2of4.yaml SPARSE.safetensors
+    .venv/bin/python experiments/restore_groups_2of4.py configs/default-lite0-320-2of4.yaml SPARSE.safetensors
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ MBConv block, every Ghost-PAN module, every head conv and output), each squared 
 dense output's variance — the direct route to "sparse within 0.02 of dense", with no labels needed.
 Prints one JSON line per evaluation (tiny val). Measured in docs/measurements/cpu-2of4-dense-imitation-lite0-320.json:
 
-    .venv/bin/python scripts/imitate_dense_2of4.py configs/default-lite0-320-2of4.yaml --lr 1e-4 --epochs 12
+    .venv/bin/python experiments/imitate_dense_2of4.py configs/default-lite0-320-2of4.yaml --lr 1e-4 --epochs 12
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The paper's sparsity + distillation claim, measured on real weights (issue 2/6).
+"""The paper's sparsity + distillation claim, measured on real weights.
 
-    .venv/bin/python scripts/sparsity_distill_nanodet.py [--epochs 6] [--frames-per-clip 24]
+    .venv/bin/python experiments/sparsity_distill_nanodet.py [--epochs 6] [--frames-per-clip 24]
 
 NanoDet-Plus-m-416 (ncnn weights loaded into the torch model, BN folded) is the dense model:
   1. mAP dense on COCO tiny val (80 images),

@@ -4,7 +4,7 @@ Builds the trainer of a 2:4 recipe (which loads ``sparsity.init`` and prunes it:
 layer-wise reconstruction when ``--reconstruct N`` is given), then evaluates on the recipe's val split and
 prints one JSON line. Example (the numbers in docs/measurements/cpu-2of4-reconstruction-lite0-320.json):
 
-    .venv/bin/python scripts/oneshot_2of4.py configs/default-lite0-320-2of4.yaml --reconstruct 128
+    .venv/bin/python experiments/oneshot_2of4.py configs/default-lite0-320-2of4.yaml --reconstruct 128
 """
 
 from __future__ import annotations
