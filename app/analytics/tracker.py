@@ -1,0 +1,275 @@
+"""Multi-object tracker: ByteTrack's two-stage association on a time-based Kalman filter, with OC-SORT's
+observation-centric re-update after a gap.
+
+Per frame (``update(detections, pts_s)``):
+1. every track is predicted to the frame's timestamp (seconds, from the source: dropped frames and any frame
+   rate are handled by the real time step);
+2. detections at or above ``high_score`` are matched to the confirmed and lost tracks by IoU (Hungarian);
+3. detections between ``low_score`` and ``high_score`` are matched to the confirmed tracks still unmatched —
+   an occluded person's weak box keeps its track alive instead of starting a new one;
+4. remaining strong detections are matched to tentative tracks; a tentative track missed once is dropped;
+5. strong detections still unmatched start tentative tracks; ``min_hits`` matches confirm one.
+A track lost for longer than ``lost_s`` seconds ends. When a lost track is found again, its filter is re-run
+along a straight path between the two observations (OC-SORT's ORU), so the error it built up while
+coasting does not bend its velocity.
+
+Classes: association never joins different classes, except within a group (vehicles: car, truck, bus,
+motorcycle) where the detector's label flickers; a track's label is the score-weighted vote of its history
+and its score the median of its detection scores (a one-frame phantom never becomes an object).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from detector.detections import Detections
+
+from . import kalman
+from .geometry import iou_matrix
+
+VEHICLES = ("car", "truck", "bus", "motorcycle")
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    high_score: float = 0.5  # strong detections: first association, may start tracks
+    low_score: float = 0.1  # weak detections: only keep confirmed tracks alive
+    new_track_score: float = 0.6  # a track starts from a detection at least this strong
+    match_iou: float = 0.2  # least IoU to match a strong detection (first stage)
+    low_match_iou: float = 0.5  # least IoU to match a weak detection (second stage)
+    tentative_match_iou: float = 0.3
+    min_hits: int = 3  # matches that confirm a track
+    lost_s: float = 1.5  # a confirmed track unmatched this long ends
+    min_track_score: float = 0.0  # tracks whose median score is lower are kept but not reported
+    groups: tuple[tuple[str, ...], ...] = (VEHICLES,)  # classes that may continue one track
+    stationary_s: float = 4.0  # a box whose centre moves less than stationary_move heights over this long...
+    stationary_move: float = 0.15  # ...is stationary (a parked car)
+    path_every_s: float = 0.5  # the anchor path keeps one point per this many seconds
+    score_history: int = 64
+    noise: kalman.MotionNoise = field(default_factory=kalman.MotionNoise)
+
+
+@dataclass(eq=False)
+class Track:
+    id: int
+    mean: np.ndarray
+    cov: np.ndarray
+    first_pts: float
+    last_pts: float  # time of the last observation
+    box: np.ndarray  # the last observed box (xyxy)
+    state: str = "tentative"  # tentative | confirmed | lost | ended
+    hits: int = 1
+    votes: dict[int, float] = field(default_factory=dict)
+    scores: deque = field(default_factory=deque)
+    stationary: bool = False
+    path: list[tuple[float, float, float]] = field(default_factory=list)  # (pts_s, x, y) of the box's bottom centre
+    recent: deque = field(default_factory=deque)  # (pts_s, cx, cy) over the stationary window
+    observed: list[tuple[int, np.ndarray, float]] = field(default_factory=list)  # (frame, box, score) until confirmed
+    last_obs_state: tuple[np.ndarray, np.ndarray] | None = None  # filter state right after the last observation
+    matched_now: bool = True
+
+    @property
+    def class_id(self) -> int:
+        return max(self.votes, key=self.votes.get)
+
+    @property
+    def score(self) -> float:
+        return float(np.median(self.scores)) if self.scores else 0.0
+
+    @property
+    def predicted_box(self) -> np.ndarray:
+        return kalman.state_to_xyxy(self.mean[None])[0]
+
+
+class Tracker:
+    def __init__(self, class_names: tuple[str, ...] = (), config: TrackerConfig | None = None) -> None:
+        self.cfg = config or TrackerConfig()
+        self.class_names = tuple(class_names)
+        group_of = {}
+        for g, names in enumerate(self.cfg.groups):
+            for name in names:
+                if name in self.class_names:
+                    group_of[self.class_names.index(name)] = -1 - g
+        self.group_of = group_of  # class id -> shared group id (negative); other classes are their own group
+        self.tracks: list[Track] = []
+        self.ids = itertools.count(1)
+        self.last_pts: float | None = None
+        self.frame = -1
+        self.activated: list[Track] = []  # confirmed by the last update
+        self.ended: list[Track] = []  # ended by the last update
+        self.frame_dts: deque = deque(maxlen=30)
+
+    # -- public ---------------------------------------------------------------------------------
+    def update(self, detections: Detections, pts_s: float) -> list[Track]:
+        """Feed one frame; returns the confirmed tracks observed in it (what to show and report)."""
+        cfg = self.cfg
+        self.frame += 1
+        self.activated, self.ended = [], []
+        dt = 0.0 if self.last_pts is None else max(pts_s - self.last_pts, 0.0)
+        if dt > 0:
+            self.frame_dts.append(dt)
+        self.last_pts = pts_s
+        self._predict(dt)
+        for t in self.tracks:
+            t.matched_now = False
+        boxes = detections.boxes.astype(np.float64)
+        scores, classes = detections.scores.astype(np.float64), detections.class_ids.astype(np.int64)
+        strong = np.nonzero(scores >= cfg.high_score)[0]
+        weak = np.nonzero((scores >= cfg.low_score) & (scores < cfg.high_score))[0]
+        confirmed = [t for t in self.tracks if t.state in ("confirmed", "lost")]
+        tentative = [t for t in self.tracks if t.state == "tentative"]
+        pairs, left_tracks, left_strong = self._match(confirmed, strong, boxes, classes, cfg.match_iou)
+        alive = [t for t in left_tracks if t.state == "confirmed"]
+        pairs2, _, _ = self._match(alive, weak, boxes, classes, cfg.low_match_iou)
+        pairs3, left_tentative, left_strong = self._match(tentative, left_strong, boxes, classes,
+                                                          cfg.tentative_match_iou)  # fmt: skip
+        matched = pairs + pairs2 + pairs3
+        if matched:
+            self._observe(matched, boxes, scores, classes, pts_s)
+        for t in left_tentative:
+            t.state = "ended"  # a tentative track missed once was noise
+        for t in self.tracks:
+            if t.state == "confirmed" and not t.matched_now:
+                t.state = "lost"
+            if t.state == "lost" and pts_s - t.last_pts > cfg.lost_s:
+                t.state = "ended"
+                self.ended.append(t)
+        fresh = [i for i in left_strong if scores[i] >= cfg.new_track_score]
+        if fresh:
+            self._start(fresh, boxes, scores, classes, pts_s)
+        self.tracks = [t for t in self.tracks if t.state != "ended"]
+        return [t for t in self.tracks if t.state == "confirmed" and t.matched_now and self.reported(t)]
+
+    def reported(self, track: Track) -> bool:
+        return track.score >= self.cfg.min_track_score
+
+    def finish(self) -> list[Track]:
+        """End every track (the source is over); returns the confirmed ones."""
+        done = [t for t in self.tracks if t.state in ("confirmed", "lost")]
+        for t in self.tracks:
+            t.state = "ended"
+        self.tracks = []
+        self.ended = done
+        return done
+
+    def as_detections(self, tracks: list[Track]) -> Detections:
+        if not tracks:
+            return Detections(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), np.zeros((0,), np.int32),
+                              self.class_names, np.zeros((0,), np.int64))  # fmt: skip
+        boxes, scores = np.array([t.box for t in tracks], np.float32), np.array([t.score for t in tracks], np.float32)
+        return Detections(boxes, scores, np.array([t.class_id for t in tracks], np.int32), self.class_names,
+                          np.array([t.id for t in tracks], np.int64))  # fmt: skip
+
+    # -- steps ----------------------------------------------------------------------------------
+    def _predict(self, dt: float) -> None:
+        if not self.tracks or dt <= 0:
+            return
+        mean = np.stack([t.mean for t in self.tracks])
+        cov = np.stack([t.cov for t in self.tracks])
+        mean, cov = kalman.predict(mean, cov, dt, self.cfg.noise)
+        for t, m, c in zip(self.tracks, mean, cov, strict=True):
+            t.mean, t.cov = m, c
+
+    def _group(self, class_ids: np.ndarray) -> np.ndarray:
+        return np.array([self.group_of.get(int(c), int(c)) for c in class_ids], np.int64)
+
+    def _match(self, tracks: list[Track], det_index: np.ndarray, boxes: np.ndarray, classes: np.ndarray,
+               min_iou: float) -> tuple[list[tuple[Track, int]], list[Track], np.ndarray]:  # fmt: skip
+        """Hungarian matching on IoU (class groups must agree); returns pairs and what is left on each side."""
+        det_index = np.asarray(det_index, np.int64)
+        if not tracks or not len(det_index):
+            return [], list(tracks), det_index
+        predicted = kalman.state_to_xyxy(np.stack([t.mean for t in tracks]))
+        iou = iou_matrix(predicted, boxes[det_index])
+        same = self._group(np.array([t.class_id for t in tracks]))[:, None] == self._group(classes[det_index])[None]
+        iou = np.where(same, iou, 0.0)
+        rows, cols = linear_sum_assignment(-iou)
+        keep = iou[rows, cols] >= min_iou
+        pairs = [(tracks[r], int(det_index[c])) for r, c in zip(rows[keep], cols[keep], strict=True)]
+        used_t, used_d = set(rows[keep].tolist()), set(cols[keep].tolist())
+        left_tracks = [t for i, t in enumerate(tracks) if i not in used_t]
+        left_dets = np.array([d for j, d in enumerate(det_index) if j not in used_d], np.int64)
+        return pairs, left_tracks, left_dets
+
+    def _observe(self, pairs: list[tuple[Track, int]], boxes: np.ndarray, scores: np.ndarray,
+                 classes: np.ndarray, pts_s: float) -> None:  # fmt: skip
+        cfg = self.cfg
+        regular = [(t, d) for t, d in pairs if t.state != "lost" or t.last_obs_state is None]
+        for t, d in pairs:
+            if t.state == "lost" and t.last_obs_state is not None:
+                self._re_update(t, boxes[d], pts_s)  # OC-SORT's observation-centric re-update
+        if regular:
+            mean = np.stack([t.mean for t, _ in regular])
+            cov = np.stack([t.cov for t, _ in regular])
+            mean, cov = kalman.update(mean, cov, np.stack([boxes[d] for _, d in regular]), cfg.noise)
+            for (t, _), m, c in zip(regular, mean, cov, strict=True):
+                t.mean, t.cov = m, c
+        for t, d in pairs:
+            t.last_obs_state = (t.mean.copy(), t.cov.copy())
+            t.box, t.last_pts, t.matched_now = boxes[d].copy(), pts_s, True
+            t.hits += 1
+            t.votes[int(classes[d])] = t.votes.get(int(classes[d]), 0.0) + float(scores[d])
+            t.scores.append(float(scores[d]))
+            if len(t.scores) > cfg.score_history:
+                t.scores.popleft()
+            if t.state == "tentative":
+                t.observed.append((self.frame, t.box, float(scores[d])))
+                if t.hits >= cfg.min_hits:
+                    t.state = "confirmed"
+                    self.activated.append(t)
+            else:
+                t.state = "confirmed"
+            self._follow(t, pts_s)
+
+    def _re_update(self, t: Track, box: np.ndarray, pts_s: float) -> None:
+        """Re-run the filter from the last observation to ``box`` along a straight line of virtual
+        observations, one per typical frame interval."""
+        mean, cov = t.last_obs_state
+        gap = pts_s - t.last_pts
+        step = float(np.median(self.frame_dts)) if self.frame_dts else gap
+        n = max(int(round(gap / max(step, 1e-6))), 1)
+        start, end = t.box.astype(np.float64), box.astype(np.float64)
+        mean, cov = mean[None], cov[None]
+        for k in range(1, n + 1):
+            mean, cov = kalman.predict(mean, cov, gap / n, self.cfg.noise)
+            virtual = start + (end - start) * (k / n)
+            mean, cov = kalman.update(mean, cov, virtual[None], self.cfg.noise)
+        t.mean, t.cov = mean[0], cov[0]
+
+    def _start(self, index: list[int], boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray,
+               pts_s: float) -> None:  # fmt: skip
+        mean, cov = kalman.initiate(boxes[index], self.cfg.noise)
+        for k, d in enumerate(index):
+            t = Track(next(self.ids), mean[k], cov[k], pts_s, pts_s, boxes[d].copy())
+            t.votes[int(classes[d])] = float(scores[d])
+            t.scores.append(float(scores[d]))
+            t.observed.append((self.frame, t.box, float(scores[d])))
+            t.last_obs_state = (t.mean.copy(), t.cov.copy())
+            if self.cfg.min_hits <= 1:
+                t.state = "confirmed"
+                self.activated.append(t)
+            self._follow(t, pts_s)
+            self.tracks.append(t)
+
+    def _follow(self, t: Track, pts_s: float) -> None:
+        """The anchor path (every ``path_every_s``) and the stationary state."""
+        cfg = self.cfg
+        x1, y1, x2, y2 = (float(v) for v in t.box)
+        if not t.path or pts_s - t.path[-1][0] >= cfg.path_every_s:
+            t.path.append((round(pts_s, 3), round((x1 + x2) / 2, 1), round(y2, 1)))
+        t.recent.append((pts_s, (x1 + x2) / 2, (y1 + y2) / 2))
+        while t.recent and pts_s - t.recent[0][0] > cfg.stationary_s:
+            t.recent.popleft()
+        span = pts_s - t.recent[0][0]
+        height = max(y2 - y1, 1.0)
+        xs, ys = [p[1] for p in t.recent], [p[2] for p in t.recent]
+        moved = max(max(xs) - min(xs), max(ys) - min(ys)) / height
+        if moved > cfg.stationary_move:
+            t.stationary = False
+        elif span >= cfg.stationary_s * 0.9:
+            t.stationary = True
