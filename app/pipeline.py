@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from detector.detections import Detections
 from detector.detector import Detector
@@ -24,6 +25,9 @@ from detector.errors import KestrelError
 
 from .capture.gst_capture import CaptureError, GstCapture
 from .capture.spec import SourceSpec
+
+if TYPE_CHECKING:
+    from .analytics.objects import ObjectStage
 from .frame import Frame
 
 DONE = object()
@@ -100,11 +104,11 @@ class Summary:
 
 class Pipeline:
     def __init__(self, spec: SourceSpec, detector: Detector, sinks: list[Sink], annotate: Callable | None = None,
-                 track: Callable[[Detections], Detections] | None = None, max_frames: int = 0,
+                 objects: ObjectStage | None = None, max_frames: int = 0,
                  reconnect: bool = True, capture_options: dict | None = None, log=sys.stderr,
                  retry_first_open: bool = True) -> None:  # fmt: skip
         self.spec, self.detector, self.sinks = spec, detector, sinks
-        self.annotate, self.track, self.max_frames = annotate, track, max_frames
+        self.annotate, self.objects, self.max_frames = annotate, objects, max_frames
         self.reconnect, self.capture_options, self.log = reconnect and spec.live, capture_options or {}, log
         self.retry_first_open = retry_first_open  # False: a source that never opens is an error at once
         self.stop = threading.Event()
@@ -200,11 +204,16 @@ class Pipeline:
             while not (self.stop.is_set() and self.error):
                 frame = self.frames_in.get()
                 if frame is DONE:
+                    if self.objects is not None:
+                        for record in self.objects.finish():
+                            self.notices.put(record | {"pts_ns": int(record["pts_s"] * 1e9)})
                     return
                 t0 = time.perf_counter()
                 dets = self.detector(frame.image)
-                if self.track is not None:
-                    dets = self.track(dets)
+                if self.objects is not None:
+                    dets, records = self.objects.step(frame, dets)
+                    for record in records:
+                        self.notices.put(record | {"pts_ns": frame.pts_ns})
                 self.classes.update(dets.labels)
                 annotated = self.annotate(frame, dets, self) if self.annotate else None
                 self.stats["detect"].add(time.perf_counter() - t0)

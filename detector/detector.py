@@ -11,7 +11,7 @@ from .backends import Backend, open_backend
 from .decode import GflDecoder
 from .detections import Detections
 from .errors import ModelPackageError
-from .nms import batched_nms
+from .nms import batched_nms, suppress_across_classes
 from .package import PackageMeta
 from .preprocess import InputTransform, Preprocessor
 
@@ -30,8 +30,13 @@ class Detector:
         max_det: int = 100,
         classes: Iterable[int | str] | None = None,
         pre_nms_topk: int = 1000,
+        label_iou: float | None = None,
     ) -> None:
+        """``label_iou``: None keeps NanoDet's multi-label output (one box may carry several classes, as COCO
+        scoring expects); a number keeps one label per object, dropping any box that overlaps a better box of
+        another class at that IoU or more (what an application shows and counts)."""
         self.backend = backend
+        self.label_iou = label_iou
         self.meta: PackageMeta = backend.meta
         self.conf, self.iou, self.max_det, self.pre_nms_topk = conf, iou, max_det, pre_nms_topk
         self.classes = classes
@@ -44,7 +49,7 @@ class Detector:
         path = Path(path)
         if not path.is_file():
             raise ModelPackageError(f"model package not found: {path}")
-        det_keys = {"conf", "iou", "max_det", "classes", "pre_nms_topk"}
+        det_keys = {"conf", "iou", "max_det", "classes", "pre_nms_topk", "label_iou"}
         det_opts = {k: v for k, v in options.items() if k in det_keys}
         backend_opts = {k: v for k, v in options.items() if k not in det_keys}
         detector = cls(open_backend(path, backend, **backend_opts), **det_opts)
@@ -124,6 +129,8 @@ class Detector:
             wanted = np.isin(class_ids, list(self._classes))
             boxes, scores, class_ids = boxes[wanted], scores[wanted], class_ids[wanted]
         keep = batched_nms(boxes, scores, class_ids, self.iou, self.max_det)
+        if self.label_iou is not None and len(keep) > 1:
+            keep = keep[suppress_across_classes(boxes[keep], scores[keep], self.label_iou)]
         return Detections(
             transform.boxes_to_frame(boxes[keep]), scores[keep], class_ids[keep], self.class_names
         )

@@ -55,3 +55,14 @@ def batched_nms(
     keep = cv2.dnn.NMSBoxesBatched(xywh.tolist(), scores.astype(np.float64).tolist(),
                                    class_ids.astype(np.int32).tolist(), 0.0, float(iou_threshold))  # fmt: skip
     return np.asarray(keep, np.int64).reshape(-1)[:max_det]
+
+
+def suppress_across_classes(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Indices kept when boxes of *any* class overlapping a better one at IoU >= ``iou_threshold`` are dropped:
+    one label per object (a van is a car or a truck, not both). Best score first."""
+    order = np.argsort(-scores, kind="stable")
+    keep: list[int] = []
+    for i in order:
+        if not keep or box_iou_one_to_many(boxes[i], boxes[keep]).max() < iou_threshold:
+            keep.append(int(i))
+    return np.asarray(keep, np.int64)

@@ -47,8 +47,9 @@ def test_make_run_demo_writes_a_recording_and_events_without_torch(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert f"results in {tmp_path}" in proc.stdout
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
-    labels = {d["label"] for e in events for d in e.get("detections", [])}
-    assert "person" in labels  # the sample clip is people walking in a hall
+    people = {e["id"] for e in events if e["type"] == "new" and e["label"] == "person"}
+    assert len(people) >= 3  # the sample clip is people walking in a hall: objects, one event each at the start
+    assert {e["id"] for e in events if e["type"] == "end"} >= people
     from app.capture.gst_capture import GstCapture
     from app.capture.spec import SourceSpec
 
@@ -57,7 +58,7 @@ def test_make_run_demo_writes_a_recording_and_events_without_torch(tmp_path):
         frames = sum(1 for _ in cap)
     finally:
         cap.close()
-    assert frames == len(events) == 100  # 10 s at 10 fps: a file source loses nothing
+    assert frames == 100  # 10 s at 10 fps: a file source loses nothing
 
 
 @pytest.mark.parametrize("package", [DENSE, SPARSE], ids=["dense", "2of4"])

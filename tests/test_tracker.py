@@ -3,6 +3,8 @@ timestamps with gaps; object events; MOTChallenge files."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from app.analytics.events import ObjectEvents
@@ -116,3 +118,31 @@ def test_the_tracker_costs_little_at_fifty_objects():
         tracker.update(frame, i / 30)
         costs.append(time.perf_counter() - t0)
     assert float(np.median(costs[10:])) < 0.01  # the benchmark measures the real figure; this guards a blow-up
+
+
+def test_kestrel_run_writes_object_events_snapshots_and_counts_distinct_objects(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    events, mot = tmp_path / "ev.jsonl", tmp_path / "tracks.txt"
+    done = subprocess.run([sys.executable, "-m", "app.cli", "run", str(ROOT / "assets" / "sample.mp4"), "--events",
+                           str(events), "--mot", str(mot)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    records = [json.loads(line) for line in events.read_text().splitlines()]
+    news = {e["id"]: e for e in records if e["type"] == "new"}
+    ends = {e["id"]: e for e in records if e["type"] == "end"}
+    assert news and set(news) == set(ends)  # every new has its end by the end of the file
+    for e in records:
+        assert e["type"] in ("new", "update", "end")
+        assert {"id", "label", "score", "box", "first_pts_s", "last_pts_s", "frames", "stationary", "path"} <= set(e)
+        assert all(Path(p).is_file() and Path(p).stat().st_size > 0 for p in e["snapshot"].values())
+    distinct = {}
+    for e in ends.values():
+        distinct[e["label"]] = distinct.get(e["label"], 0) + 1
+    said = next(line for line in done.stdout.splitlines() if line.strip().startswith("objects:"))
+    assert all(f"{n} {label}" in said for label, n in distinct.items())
+    rows = [line.split(",") for line in mot.read_text().splitlines()]
+    assert rows and {int(r[1]) for r in rows} == set(news) and all(1 <= int(r[0]) <= 100 for r in rows)

@@ -370,6 +370,34 @@ def test_sigterm_saves_like_ctrl_c_and_the_run_resumes(tmp_path):
     assert 0 < state["epoch"] < 500
 
 
+def test_sigterm_to_the_whole_process_group_still_saves(tmp_path):
+    """systemd, docker stop and a terminal signal every process of the group: the data worker must not die first
+    and turn the save into a DataLoader error."""
+    import os
+    import signal
+    import time
+
+    config = tiny_config(tmp_path, epochs=500)
+    config["data"]["workers"] = 1
+    cfg_file = tmp_path / "long.yaml"
+    cfg_file.write_text(yaml.safe_dump(config))
+    cmd = [sys.executable, "-m", "app.cli", "train", str(cfg_file), "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # fmt: skip
+    last = tmp_path / "runs" / "t" / "last" / "trainer.json"
+    try:
+        deadline = time.monotonic() + 120
+        while not last.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)  # mid-epoch, with the worker busy
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and "interrupted: saved" in err, err[-2000:]
+    assert "DataLoader worker" not in err
+
+
 def test_dgqp_head_outputs_a_quality_weighted_score_and_learns():
     from detector.models import build_model
     from detector.models.config import PAPER_G5_LITE1_416

@@ -105,11 +105,12 @@ def test_bad_sources_give_one_clear_error_and_never_hang(model, tmp_path, capsys
 
 def test_run_records_and_logs_events_with_source_timestamps(model, tmp_path, capsys):
     save, events = tmp_path / "out.mkv", tmp_path / "events.jsonl"
-    code = main(["run", str(SAMPLE), "--model", str(model), "--save", str(save), "--events", str(events)])
+    code = main(["run", str(SAMPLE), "--model", str(model), "--save", str(save), "--events", str(events),
+                 "--events-mode", "frames"])  # fmt: skip
     assert code == 0
     source_pts = frames_of(SAMPLE)
     assert len(frames_of(save)) == len(source_pts)
-    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    lines = [rec for line in events.read_text().splitlines() if "frame" in (rec := json.loads(line))]
     assert lines and all(rec["pts_ns"] == source_pts[rec["frame"]] for rec in lines)
     assert any(d["label"] == "person" for rec in lines for d in rec["detections"])
     assert "processed 100 frames" in capsys.readouterr().out
@@ -163,7 +164,8 @@ def test_rtsp_run_survives_a_server_restart_with_monotonic_timestamps(model, tmp
     events, save = tmp_path / "ev.jsonl", tmp_path / "rec.mkv"
     t0 = time.monotonic()
     run = subprocess.Popen([sys.executable, "-m", "app.cli", "run", url, "--model", str(model), "--events",
-                            str(events), "--save", str(save), "--max-frames", "150", "--conf", "0.01"], cwd=ROOT,
+                            str(events), "--events-mode", "frames", "--save", str(save), "--max-frames", "150",
+                            "--conf", "0.01"], cwd=ROOT,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
         time.sleep(4)

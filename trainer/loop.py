@@ -48,6 +48,16 @@ def collate(samples: list[Sample]) -> tuple[torch.Tensor, list[Target], torch.Te
     return images, targets, torch.tensor([s.labeled for s in samples])
 
 
+def _quiet_worker(_worker_id: int) -> None:
+    """Data workers leave Ctrl-C and SIGTERM to the main process, which saves and then ends them: a stop
+    signal sent to the whole process group (a terminal's Ctrl-C, systemd, docker stop) must not kill a worker
+    first and turn the save into a DataLoader error."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def pick_device(name: str) -> torch.device:
     if name != "auto":
         return torch.device(name)
@@ -323,7 +333,7 @@ class Trainer(PruningSteps):
     def run_epoch(self) -> None:
         self.dataset.set_epoch(self.epoch)
         batches = self.batches(self.epoch)[self.step_in_epoch :]
-        loader = DataLoader(self.dataset, batch_sampler=batches, collate_fn=collate,
+        loader = DataLoader(self.dataset, batch_sampler=batches, collate_fn=collate, worker_init_fn=_quiet_worker,
                             num_workers=self.cfg.data.workers, persistent_workers=False)  # fmt: skip
         self.model.train()
         if self.cfg.optim.freeze_bn:

@@ -51,6 +51,8 @@ class TrackerConfig:
     stationary_move: float = 0.15  # ...is stationary (a parked car)
     path_every_s: float = 0.5  # the anchor path keeps one point per this many seconds
     score_history: int = 64
+    direction_weight: float = 0.2  # OC-SORT's velocity-direction consistency, added to IoU in the first stage
+    direction_span_s: float = 0.4  # the direction of motion is taken over about this long
     noise: kalman.MotionNoise = field(default_factory=kalman.MotionNoise)
 
 
@@ -68,7 +70,8 @@ class Track:
     scores: deque = field(default_factory=deque)
     stationary: bool = False
     path: list[tuple[float, float, float]] = field(default_factory=list)  # (pts_s, x, y) of the box's bottom centre
-    recent: deque = field(default_factory=deque)  # (pts_s, cx, cy) over the stationary window
+    recent: deque = field(default_factory=deque)  # (pts_s, cx, cy): the direction window, one entry beyond it
+    median_score: float = 0.0
     observed: list[tuple[int, np.ndarray, float]] = field(default_factory=list)  # (frame, box, score) until confirmed
     last_obs_state: tuple[np.ndarray, np.ndarray] | None = None  # filter state right after the last observation
     matched_now: bool = True
@@ -79,7 +82,8 @@ class Track:
 
     @property
     def score(self) -> float:
-        return float(np.median(self.scores)) if self.scores else 0.0
+        """The median of its recent detection scores (kept up to date as they arrive)."""
+        return self.median_score
 
     @property
     def predicted_box(self) -> np.ndarray:
@@ -123,7 +127,8 @@ class Tracker:
         weak = np.nonzero((scores >= cfg.low_score) & (scores < cfg.high_score))[0]
         confirmed = [t for t in self.tracks if t.state in ("confirmed", "lost")]
         tentative = [t for t in self.tracks if t.state == "tentative"]
-        pairs, left_tracks, left_strong = self._match(confirmed, strong, boxes, classes, cfg.match_iou)
+        pairs, left_tracks, left_strong = self._match(confirmed, strong, boxes, classes, cfg.match_iou,
+                                                      scores if cfg.direction_weight else None)  # fmt: skip
         alive = [t for t in left_tracks if t.state == "confirmed"]
         pairs2, _, _ = self._match(alive, weak, boxes, classes, cfg.low_match_iou)
         pairs3, left_tentative, left_strong = self._match(tentative, left_strong, boxes, classes,
@@ -179,8 +184,10 @@ class Tracker:
         return np.array([self.group_of.get(int(c), int(c)) for c in class_ids], np.int64)
 
     def _match(self, tracks: list[Track], det_index: np.ndarray, boxes: np.ndarray, classes: np.ndarray,
-               min_iou: float) -> tuple[list[tuple[Track, int]], list[Track], np.ndarray]:  # fmt: skip
-        """Hungarian matching on IoU (class groups must agree); returns pairs and what is left on each side."""
+               min_iou: float, scores: np.ndarray | None = None) -> tuple[list[tuple[Track, int]], list[Track],
+                                                                           np.ndarray]:  # fmt: skip
+        """Hungarian matching on IoU (class groups must agree), plus the direction term when ``scores`` are
+        given; returns pairs and what is left on each side."""
         det_index = np.asarray(det_index, np.int64)
         if not tracks or not len(det_index):
             return [], list(tracks), det_index
@@ -188,13 +195,33 @@ class Tracker:
         iou = iou_matrix(predicted, boxes[det_index])
         same = self._group(np.array([t.class_id for t in tracks]))[:, None] == self._group(classes[det_index])[None]
         iou = np.where(same, iou, 0.0)
-        rows, cols = linear_sum_assignment(-iou)
+        gain = iou + self._direction(tracks, boxes[det_index], scores[det_index]) if scores is not None else iou
+        rows, cols = linear_sum_assignment(-gain)
         keep = iou[rows, cols] >= min_iou
         pairs = [(tracks[r], int(det_index[c])) for r, c in zip(rows[keep], cols[keep], strict=True)]
         used_t, used_d = set(rows[keep].tolist()), set(cols[keep].tolist())
         left_tracks = [t for i, t in enumerate(tracks) if i not in used_t]
         left_dets = np.array([d for j, d in enumerate(det_index) if j not in used_d], np.int64)
         return pairs, left_tracks, left_dets
+
+    def _direction(self, tracks: list[Track], boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """OC-SORT's velocity-direction consistency: how well the direction from a track's last observation to
+        each detection agrees with the direction of its recent motion, in [-1/2, 1/2] x weight x score."""
+        span = self.cfg.direction_span_s
+        ends = np.array([t.recent[-1] for t in tracks])  # (N, 3) t, x, y
+        starts = np.array([t.recent[0] for t in tracks])
+        inertia = ends[:, 1:] - starts[:, 1:]
+        norm = np.linalg.norm(inertia, axis=1)
+        valid = (ends[:, 0] - starts[:, 0] >= span) & (norm > 1e-6)
+        if not valid.any():
+            return np.zeros((len(tracks), len(boxes)))
+        unit = inertia / np.maximum(norm, 1e-6)[:, None]
+        centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+        to_det = centres[None, :, :] - ends[:, None, 1:]  # (N, M, 2)
+        lengths = np.maximum(np.linalg.norm(to_det, axis=2), 1e-6)
+        cos = np.clip(np.einsum("nmk,nk->nm", to_det, unit) / lengths, -1.0, 1.0)
+        agreement = (np.pi / 2 - np.arccos(cos)) / np.pi
+        return np.where(valid[:, None], agreement, 0.0) * self.cfg.direction_weight * scores[None, :]
 
     def _observe(self, pairs: list[tuple[Track, int]], boxes: np.ndarray, scores: np.ndarray,
                  classes: np.ndarray, pts_s: float) -> None:  # fmt: skip
@@ -217,6 +244,7 @@ class Tracker:
             t.scores.append(float(scores[d]))
             if len(t.scores) > cfg.score_history:
                 t.scores.popleft()
+            t.median_score = _median(t.scores)
             if t.state == "tentative":
                 t.observed.append((self.frame, t.box, float(scores[d])))
                 if t.hits >= cfg.min_hits:
@@ -248,6 +276,7 @@ class Tracker:
             t = Track(next(self.ids), mean[k], cov[k], pts_s, pts_s, boxes[d].copy())
             t.votes[int(classes[d])] = float(scores[d])
             t.scores.append(float(scores[d]))
+            t.median_score = float(scores[d])
             t.observed.append((self.frame, t.box, float(scores[d])))
             t.last_obs_state = (t.mean.copy(), t.cov.copy())
             if self.cfg.min_hits <= 1:
@@ -257,19 +286,27 @@ class Tracker:
             self.tracks.append(t)
 
     def _follow(self, t: Track, pts_s: float) -> None:
-        """The anchor path (every ``path_every_s``) and the stationary state."""
+        """The direction window, the anchor path (every ``path_every_s``) and, at each path point, the
+        stationary state (the anchor moved less than ``stationary_move`` box heights over ``stationary_s``)."""
         cfg = self.cfg
         x1, y1, x2, y2 = (float(v) for v in t.box)
-        if not t.path or pts_s - t.path[-1][0] >= cfg.path_every_s:
-            t.path.append((round(pts_s, 3), round((x1 + x2) / 2, 1), round(y2, 1)))
         t.recent.append((pts_s, (x1 + x2) / 2, (y1 + y2) / 2))
-        while t.recent and pts_s - t.recent[0][0] > cfg.stationary_s:
+        while len(t.recent) > 2 and pts_s - t.recent[1][0] >= cfg.direction_span_s:
             t.recent.popleft()
-        span = pts_s - t.recent[0][0]
-        height = max(y2 - y1, 1.0)
-        xs, ys = [p[1] for p in t.recent], [p[2] for p in t.recent]
-        moved = max(max(xs) - min(xs), max(ys) - min(ys)) / height
+        if t.path and pts_s - t.path[-1][0] < cfg.path_every_s:
+            return
+        t.path.append((round(pts_s, 3), round((x1 + x2) / 2, 1), round(y2, 1)))
+        last = t.path[-int(cfg.stationary_s / cfg.path_every_s) - 2 :]
+        window = [p for p in last if pts_s - p[0] <= cfg.stationary_s]
+        xs, ys = [p[1] for p in window], [p[2] for p in window]
+        moved = max(max(xs) - min(xs), max(ys) - min(ys)) / max(y2 - y1, 1.0)
         if moved > cfg.stationary_move:
             t.stationary = False
-        elif span >= cfg.stationary_s * 0.9:
+        elif pts_s - window[0][0] >= cfg.stationary_s * 0.9:
             t.stationary = True
+
+
+def _median(values: deque) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2

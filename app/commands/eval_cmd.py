@@ -18,7 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="COCO mAP of a model package on a COCO-format dataset",
         description="Run a model package over a COCO-format dataset and score it with pycocotools "
         "(mAP@[.5:.95], AP50, AP75, APs/m/l). Defaults follow COCO practice: score > 0.05, NMS IoU 0.6, "
-        "100 detections per image.",
+        "100 detections per image. Scoring keeps NanoDet's multi-label output (a box may carry several "
+        "classes), as COCO's metric expects; the app (run, gui, replay) shows one label per object instead.",
     )
     p.add_argument("package", type=Path, help="model package (.onnx)")
     p.add_argument("--data", type=Path, required=True,

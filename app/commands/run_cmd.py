@@ -17,16 +17,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "run",
         help="process a video source headless (files, RTSP, cameras)",
-        description="Run the detector over a video source. SOURCE is a file, a URI, rtsp://[user:pass@]host/path, "
-        "/dev/videoN (or v4l2:/dev/videoN), or 'test' for a test pattern. Live sources drop frames when the "
-        "model is slower than the source (latency stays flat) and reconnect with backoff; files lose "
-        "nothing. Ctrl-C (or SIGTERM) stops cleanly and finalises every output.",
+        description="Detect and track objects in a video source. SOURCE is a file, a URI, "
+        "rtsp://[user:pass@]host/path, /dev/videoN (or v4l2:/dev/videoN), or 'test' for a test pattern. Every "
+        "object gets an id and one label; --events writes object events (new when an object is confirmed, "
+        "update when its label or stationary state changes and every 5 s, end when it is gone) with a best "
+        "snapshot per object. Live sources drop frames when the model is slower than the source (latency "
+        "stays flat) and reconnect with backoff; files lose nothing. Ctrl-C (or SIGTERM) stops cleanly and "
+        "finalises every output.",
     )
     p.add_argument("source", help="video file, URI, RTSP URL, /dev/videoN or 'test'")
     p.add_argument("--model", type=Path, help="model package (default: the bundled default model)")
     p.add_argument("--save", type=Path, help="annotated recording (.mkv, .ts or .mp4; stays playable if killed)")
-    p.add_argument("--events", type=Path, help="JSON-lines detection events (one line per frame with detections)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing --save/--events files")
+    p.add_argument("--events", type=Path,
+                   help="JSON-lines object events; snapshots go to EVENTS-snapshots/ beside the file")
+    p.add_argument("--events-mode", choices=["objects", "frames"], default="objects",
+                   help="objects: new/update/end per object (default); frames: also one line per frame")
+    p.add_argument("--mot", type=Path, help="tracks in MOTChallenge format (frame,id,x,y,w,h,score,-1,-1,-1)")
+    p.add_argument("--multi-label", action="store_true",
+                   help="keep NanoDet's multi-label boxes (a box may carry two classes) instead of one label")
+    p.add_argument("--overwrite", action="store_true", help="replace existing --save/--events/--mot files")
     p.add_argument("--append-events", action="store_true",
                    help="add to an existing --events file, after a {\"type\": \"run\"} header line")
     p.add_argument("--conf", type=fraction, default=0.35, help="score threshold, 0..1 (default 0.35)")
@@ -45,6 +54,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
+LABEL_IOU = 0.7  # the app shows one label per object: a box overlapping a better one of another class this much goes
+
+
 def default_model() -> Path:
     from ..models import default_model as bundled
 
@@ -52,6 +64,7 @@ def default_model() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..analytics.objects import ObjectStage
     from ..capture.spec import SourceSpec
     from ..outputs import check_output, probe_writable
     from ..overlay import annotate, draw_hud
@@ -68,13 +81,18 @@ def run(args: argparse.Namespace) -> int:
     if args.events:
         check_output(args.events, [*inputs, args.save], args.overwrite or args.append_events,
                      "--overwrite or --append-events")  # fmt: skip
-    detector = Detector.load(model, args.backend, conf=args.conf, iou=args.iou, classes=args.classes)
+    if args.mot:
+        check_output(args.mot, [*inputs, args.save, args.events], args.overwrite)
+    detector = Detector.load(model, args.backend, conf=args.conf, iou=args.iou, classes=args.classes,
+                             label_iou=None if args.multi_label else LABEL_IOU)  # fmt: skip
+    objects = ObjectStage(detector.class_names, args.conf, spec.name, args.events, args.mot)
+    detector.conf = objects.detector_conf
     sinks = []
     if args.save:
         probe_writable(args.save)
         sinks.append(RecordingSink(args.save))
     if args.events:
-        sinks.append(EventSink(args.events, append=args.append_events))
+        sinks.append(EventSink(args.events, append=args.append_events, every_frame=args.events_mode == "frames"))
     if args.rtsp_out:
         from ..sinks.rtsp_out import RtspOutSink
 
@@ -91,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         return image
 
     options = {"rtsp_tcp": not args.rtsp_udp, "rtsp_latency_ms": args.rtsp_latency}
-    pipeline = Pipeline(spec, detector, sinks, annotate=draw, max_frames=args.max_frames,
+    pipeline = Pipeline(spec, detector, sinks, annotate=draw, objects=objects, max_frames=args.max_frames,
                         reconnect=not args.no_reconnect, capture_options=options)  # fmt: skip
     previous = {s: signal.signal(s, lambda *_: pipeline.stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     print(f"kestrel run: {spec.name} with {detector.describe()}", file=sys.stderr)
@@ -100,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-    print_summary(summary, args)
+    print_summary(summary, args, objects)
     for warning in summary.warnings:
         print(f"kestrel: warning: {warning}", file=sys.stderr)
     if summary.error:
@@ -108,14 +126,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_summary(summary, args: argparse.Namespace) -> None:
+def print_summary(summary, args: argparse.Namespace, objects=None) -> None:
     rate = summary.frames / max(summary.seconds, 1e-9)
     print(f"processed {summary.frames} frames in {summary.seconds:.1f} s ({rate:.1f} fps), "
           f"dropped {summary.dropped}, reconnects {summary.reconnects}")  # fmt: skip
     for st in summary.stages:
         print(f"  {st.name:8s} {st.count:6d} items  {st.fps:6.1f}/s  {st.latency_ms:7.2f} ms each")
-    if summary.classes:
-        print("  seen: " + ", ".join(f"{n} x{c}" for n, c in summary.classes.most_common(8)))
-    for label, path in (("recording", args.save), ("events", args.events)):
+    counts = objects.events.counts if objects is not None else summary.classes
+    if counts:
+        print("  objects: " + ", ".join(f"{c} {n}" for n, c in counts.most_common(8)))
+    for label, path in (("recording", args.save), ("events", args.events), ("tracks", args.mot)):
         if path:
             print(f"  {label}: {path}")

@@ -50,11 +50,15 @@ class RecordingSink(Sink):
 
 
 class EventSink(Sink):
-    def __init__(self, path: str | Path, append: bool = False) -> None:
+    """Object events and source notices; with ``every_frame`` also one line per frame with detections."""
+
+    def __init__(self, path: str | Path, append: bool = False, every_frame: bool = False) -> None:
         self.log = EventLog(path, append=append)
+        self.every_frame = every_frame
 
     def write(self, frame: Frame, detections: Detections, annotated) -> None:
-        self.log.write(frame, detections)
+        if self.every_frame:
+            self.log.write(frame, detections)
 
     def notice(self, record: dict) -> None:
         self.log.write_record(record)
