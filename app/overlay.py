@@ -26,7 +26,7 @@ def annotate(frame: np.ndarray, detections: Detections, thickness: int = 2, font
         colour = class_colour(int(detections.class_ids[i]))
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness)
         text = f"{labels[i]} {detections.scores[i]:.2f}"
-        if detections.track_ids is not None:
+        if detections.track_ids is not None and detections.track_ids[i] >= 0:
             text = f"#{int(detections.track_ids[i])} " + text
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
         ty = y1 - 4 if y1 - th - base - 4 >= 0 else y1 + th + base + 4

@@ -21,7 +21,7 @@ pytest.importorskip("PyQt6.QtWidgets", reason="the GUI needs PyQt6 (the gui extr
 pytest.importorskip("pytestqt", reason="needs pytest-qt")
 pytest.importorskip("gi", reason="needs GStreamer's Python bindings (PyGObject)")
 
-from PyQt6.QtCore import QSettings  # noqa: E402
+from PyQt6.QtCore import QSettings, Qt  # noqa: E402
 
 from app.capture.gst_capture import GstCapture  # noqa: E402
 from app.capture.spec import SourceSpec  # noqa: E402
@@ -295,3 +295,19 @@ def test_a_recording_that_fills_the_disk_stops_with_a_dialog(qtbot, window, tmp_
     assert len([f for f in GstCapture(SourceSpec.parse(str(recorded))).open()]) >= 1
     window.stop_session()
     assert not kestrel_threads()
+
+
+def test_objects_panel_lists_tracked_objects_and_a_click_seeks_to_the_first_frame(qtbot, window):
+    assert window.open_source(str(SAMPLE))
+    qtbot.waitUntil(lambda: window.objects_panel.rowCount() >= 3, timeout=WAIT_MS)
+    window._command("pause")
+    panel = window.objects_panel
+    row = panel.rowCount() - 1
+    object_id, first = int(panel.item(row, 0).text()), panel.first[int(panel.item(row, 0).text())]
+    assert panel.item(row, 1).text() and panel.item(row, 4).text() in ("moving", "stationary", "gone")
+    rect = panel.visualItemRect(panel.item(row, 0))
+    qtbot.mouseClick(panel.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert window.selected_object == object_id
+    qtbot.waitUntil(lambda: abs(shown_pts(window) / 1e9 - first) < 0.11, timeout=WAIT_MS)
+    assert window.current.detections.track_ids is not None  # the view shows tracked objects with their ids
+    window.stop_session()

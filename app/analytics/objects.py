@@ -32,13 +32,15 @@ class ObjectStage:
         """The detector must pass the weak detections too: they keep occluded tracks alive."""
         return self.tracker.cfg.low_score
 
-    def step(self, frame: Frame, detections: Detections) -> tuple[Detections, list[dict]]:
+    def step(self, frame: Frame, detections: Detections, untracked: bool = False) -> tuple[Detections, list[dict]]:
+        """``untracked``: also return the strong detections no confirmed track took (track id -1)."""
         pts_s = frame.pts_ns / 1e9
         self.last_pts_s = pts_s
         shown = self.tracker.update(detections, pts_s)
         if self.mot is not None:
             self.mot.add(self.tracker, shown)
-        return self.tracker.as_detections(shown), self.events.step(frame.image, pts_s, shown)
+        drawn = self.tracker.with_untracked(detections, shown) if untracked else self.tracker.as_detections(shown)
+        return drawn, self.events.step(frame.image, pts_s, shown)
 
     def finish(self) -> list[dict]:
         records = self.events.finish(self.last_pts_s)

@@ -107,6 +107,7 @@ class Tracker:
         self.activated: list[Track] = []  # confirmed by the last update
         self.ended: list[Track] = []  # ended by the last update
         self.frame_dts: deque = deque(maxlen=30)
+        self.matched: dict[int, Track] = {}
 
     # -- public ---------------------------------------------------------------------------------
     def update(self, detections: Detections, pts_s: float) -> list[Track]:
@@ -134,6 +135,7 @@ class Tracker:
         pairs3, left_tentative, left_strong = self._match(tentative, left_strong, boxes, classes,
                                                           cfg.tentative_match_iou)  # fmt: skip
         matched = pairs + pairs2 + pairs3
+        self.matched = {d: t for t, d in matched}  # detection index -> the track that took it, this frame
         if matched:
             self._observe(matched, boxes, scores, classes, pts_s)
         for t in left_tentative:
@@ -161,6 +163,20 @@ class Tracker:
         self.tracks = []
         self.ended = done
         return done
+
+    def with_untracked(self, detections: Detections, shown: list[Track]) -> Detections:
+        """The shown tracks (with ids) plus this frame's strong detections no shown track took (id -1): what an
+        interactive view draws, so a frame right after a seek is not empty while its tracks confirm."""
+        ids = {t.id for t in shown}
+        rest = [i for i in range(len(detections)) if detections.scores[i] >= self.cfg.high_score
+                and (i not in self.matched or self.matched[i].id not in ids)]  # fmt: skip
+        tracked = self.as_detections(shown)
+        if not rest:
+            return tracked
+        extra = detections[np.array(rest)]
+        return Detections(np.vstack([tracked.boxes, extra.boxes]), np.concatenate([tracked.scores, extra.scores]),
+                          np.concatenate([tracked.class_ids, extra.class_ids]).astype(np.int32), self.class_names,
+                          np.concatenate([tracked.track_ids, np.full(len(extra), -1, np.int64)]))  # fmt: skip
 
     def as_detections(self, tracks: list[Track]) -> Detections:
         if not tracks:

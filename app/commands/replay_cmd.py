@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from ..outputs import check_output
     from ..replay import replay
     from ..sinks.recorder import check_container
-    from .run_cmd import default_model
+    from .run_cmd import LABEL_IOU, default_model
 
     model = args.model or default_model()
     for path in (args.export, args.events):
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             check_output(path, [args.file, model, *({args.export, args.events} - {path})], args.overwrite)
     if args.export:
         check_container(args.export)
-    detector = Detector.load(model, args.backend, conf=args.conf)
+    detector = Detector.load(model, args.backend, conf=args.conf, label_iou=LABEL_IOU)
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -28,6 +28,19 @@ class _GuiSink(Sink):
         self.session.events.frame(ViewResult(frame, detections, annotated, detect.latency_ms))
 
 
+class _Tracking:
+    """The pipeline's object stage for a live GUI session: the processor's tracker, its events to the GUI."""
+
+    def __init__(self, processor: FrameProcessor) -> None:
+        self.processor = processor
+
+    def step(self, frame: Frame, detections: Detections) -> tuple[Detections, list[dict]]:
+        return self.processor.track(frame, detections), []
+
+    def finish(self) -> list[dict]:
+        return []
+
+
 class _LineWriter:
     """File-like object handing the pipeline's log lines to the GUI's event log."""
 
@@ -45,12 +58,15 @@ class LiveSession(Session):
     def __init__(self, spec, processor: FrameProcessor, events: SessionEvents, capture_options: dict | None = None):
         super().__init__(spec, processor, events)
         self.pipeline = Pipeline(spec, processor.detector, [_GuiSink(self)], annotate=self._annotate,
+                                 objects=_Tracking(processor),
                                  capture_options=capture_options, log=_LineWriter(events),
                                  retry_first_open=False)  # fmt: skip
 
     def _annotate(self, frame: Frame, detections: Detections, pipeline: Pipeline):
         pipeline.detector = self.processor.detector  # a model switched in the GUI applies on the next frame
         return self.processor.draw(frame, detections)
+
+
 
     def _interrupt(self) -> None:
         self.pipeline.stop.set()

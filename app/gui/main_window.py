@@ -26,10 +26,11 @@ from detector.errors import KestrelError
 
 from ..capture.redact import redact_text, strip_secrets
 from ..capture.spec import SourceSpec
+from ..commands.run_cmd import LABEL_IOU
 from .bridge import SessionBridge
 from .file_session import FileSession
 from .live_session import LiveSession
-from .panels import DetectionPanel, EventLogView, SourcePanel, StatsPanel
+from .panels import DetectionPanel, EventLogView, ObjectsPanel, SourcePanel, StatsPanel
 from .processor import FrameProcessor, ViewResult
 from .session import Session
 from .transport import TransportBar, format_time
@@ -76,6 +77,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(centre)
         self.source_panel, self.detection_panel = SourcePanel(), DetectionPanel()
         self.stats_panel, self.event_log = StatsPanel(), EventLogView()
+        self.objects_panel = ObjectsPanel()
+        self.selected_object: int | None = None
         self.record_button, self.snapshot_button = QPushButton("Record"), QPushButton("Snapshot")
         self.record_button.setCheckable(True)
         self.record_button.setToolTip("Record the annotated video (Ctrl+R)")
@@ -89,6 +92,7 @@ class MainWindow(QMainWindow):
             panel.addWidget(widget)
         panel.addLayout(buttons)
         panel.addWidget(self.stats_panel)
+        panel.addWidget(self.objects_panel, 1)
         panel.addWidget(self.event_log, 1)
         dock = QDockWidget("Controls", self)
         dock.setObjectName("controls")
@@ -98,6 +102,7 @@ class MainWindow(QMainWindow):
         self.transport.playToggled.connect(lambda: self._command("toggle"))
         self.transport.stepped.connect(lambda n: self._command("step", n))
         self.transport.seekRequested.connect(lambda s: self._command("seek", s))
+        self.objects_panel.objectChosen.connect(self.choose_object)
         self.transport.speedChanged.connect(lambda x: self._command("set_speed", x))
         self.source_panel.cameraChosen.connect(self.open_source)
         self.source_panel.urlChosen.connect(self.open_source)
@@ -145,7 +150,7 @@ class MainWindow(QMainWindow):
     def load_model(self, path: Path) -> bool:
         try:
             detector = Detector.load(path, conf=self.detection_panel.conf.value() / 100,
-                                     iou=self.detection_panel.iou.value() / 100)  # fmt: skip
+                                     iou=self.detection_panel.iou.value() / 100, label_iou=LABEL_IOU)  # fmt: skip
         except (KestrelError, OSError) as exc:
             self.show_error(f"cannot use model {path}: {exc}")
             return False
@@ -193,6 +198,7 @@ class MainWindow(QMainWindow):
             self.show_error(str(exc))
             return False
         self.stop_session()
+        self.objects_panel.clear_objects()
         self.processor = FrameProcessor(self.detector)
         self.bridge = SessionBridge()
         self.bridge.frameReady.connect(self._on_frame)
@@ -247,10 +253,23 @@ class MainWindow(QMainWindow):
             return
         self.current = result
         self.shown_frames += 1
+        self._drain_object_events()
         self.view.show_frame(result.annotated)
         seconds = result.frame.pts_ns / 1e9
         self.transport.set_position(seconds)
         self.event_log.add_counts(format_time(seconds), dict(result.counts))
+
+    def _drain_object_events(self) -> None:
+        processor = self.processor
+        while processor is not None and not processor.object_events.empty():
+            self.objects_panel.apply(processor.object_events.get())
+
+    def choose_object(self, object_id: int, first_pts_s: float) -> None:
+        """Select an object; on a file, go to the frame where it was first seen."""
+        self.selected_object = object_id
+        if isinstance(self.session, FileSession):
+            self._command("seek", first_pts_s)
+        self.event_log.add_line(f"object #{object_id} selected (first seen {format_time(first_pts_s)})")
 
     def _on_state(self, name: str, info: dict) -> None:
         if name == "opened":
@@ -259,6 +278,9 @@ class MainWindow(QMainWindow):
             self.transport.set_playing(name == "playing")
         elif name == "ended":
             self.transport.set_playing(False)
+            if self.processor is not None and isinstance(self.session, FileSession):
+                for record in self.processor.objects.finish():  # the file is over: its objects end
+                    self.processor.object_events.put(record)
             self.event_log.add_line("end of stream")
         self.statusBar().showMessage(name)
 
@@ -273,6 +295,7 @@ class MainWindow(QMainWindow):
 
     def _update_stats(self) -> None:
         self._check_recording()
+        self._drain_object_events()
         stats = {"shown": f"{self.shown_frames} frames"}
         if self.session is not None:
             stats |= self.session.stats()

@@ -1,4 +1,4 @@
-"""The side panel: source choice, model and detection controls, record/snapshot, stats, event log."""
+"""The side panel: source choice, model and detection controls, record/snapshot, stats, objects, event log."""
 
 from __future__ import annotations
 
@@ -13,11 +13,14 @@ from PyQt6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSlider,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from ..capture.devices import VideoDevice
+from .transport import format_time
 
 
 class SourcePanel(QGroupBox):
@@ -169,3 +172,46 @@ def _with_value(slider: QSlider, label: QLabel) -> QWidget:
     label.setMinimumWidth(32)
     row.addWidget(label)
     return box
+
+
+class ObjectsPanel(QTableWidget):
+    """The session's objects (from the tracker's events): id, label, first seen, duration, state. Clicking a row
+    selects the object; the window seeks a file to its first frame."""
+
+    objectChosen = pyqtSignal(int, float)  # id, first_pts_s
+    COLUMNS = ("id", "label", "first seen", "duration", "state")
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(0, len(self.COLUMNS), parent)
+        self.setHorizontalHeaderLabels(self.COLUMNS)
+        self.verticalHeader().setVisible(False)
+        self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.rows: dict[int, int] = {}  # object id -> row
+        self.first: dict[int, float] = {}
+        self.cellClicked.connect(self._clicked)
+
+    def apply(self, event: dict) -> None:
+        """Add or refresh the object an event (new, update, end) describes."""
+        oid = int(event["id"])
+        if oid not in self.rows:
+            self.rows[oid] = self.rowCount()
+            self.insertRow(self.rowCount())
+        row = self.rows[oid]
+        self.first[oid] = float(event["first_pts_s"])
+        state = "gone" if event["type"] == "end" else "stationary" if event["stationary"] else "moving"
+        values = (str(oid), event["label"], format_time(event["first_pts_s"]),
+                  f"{event['last_pts_s'] - event['first_pts_s']:.1f} s", state)  # fmt: skip
+        for column, value in enumerate(values):
+            self.setItem(row, column, QTableWidgetItem(value))
+
+    def clear_objects(self) -> None:
+        self.setRowCount(0)
+        self.rows.clear()
+        self.first.clear()
+
+    def _clicked(self, row: int, _column: int) -> None:
+        oid = next((i for i, r in self.rows.items() if r == row), None)
+        if oid is not None:
+            self.objectChosen.emit(oid, self.first[oid])

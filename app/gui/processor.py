@@ -7,6 +7,7 @@ re-thresholds it at once without running the model again.
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
 import time
 from collections import Counter
@@ -19,6 +20,7 @@ from detector.detections import Detections
 from detector.detector import Detector
 from detector.errors import KestrelError
 
+from ..analytics.objects import ObjectStage
 from ..frame import Frame
 from ..overlay import annotate
 from ..sinks.adapters import RecordingSink
@@ -93,16 +95,40 @@ class RecorderSlot:
 
 
 class FrameProcessor:
+    """Detect, track, draw and record one frame at a time for a GUI session. Object events go to
+    ``object_events`` (drained by the GUI thread, so none is lost when the view skips frames)."""
+
     def __init__(self, detector: Detector) -> None:
         self.detector = detector
         self.recorder = RecorderSlot()
         self.lock = threading.Lock()
         self.last: tuple[Frame, np.ndarray, object] | None = None  # frame, raw output, input transform
         self.frames, self.busy_s = 0, 0.0
+        self.object_events: queue.SimpleQueue = queue.SimpleQueue()
+        self.objects = self._new_objects()
+        self.last_pts: int | None = None
+
+    def _new_objects(self) -> ObjectStage:
+        return ObjectStage(self.detector.class_names, self.detector.conf)
 
     def set_detector(self, detector: Detector) -> None:
         with self.lock:
             self.detector, self.last = detector, None
+            self.objects = self._new_objects()
+
+    def track(self, frame: Frame, detections: Detections) -> Detections:
+        """Tracked detections for ``frame``; a jump back in time (a seek, a step back) starts tracking afresh."""
+        with self.lock:
+            if self.last_pts is not None and not 0 < frame.pts_ns - self.last_pts < 2e9:
+                for record in self.objects.finish():
+                    self.object_events.put(record)
+                self.objects = self._new_objects()
+            self.last_pts = frame.pts_ns
+            objects = self.objects
+        tracked, records = objects.step(frame, detections, untracked=True)
+        for record in records:
+            self.object_events.put(record)
+        return tracked
 
     def process(self, frame: Frame) -> ViewResult:
         t0 = time.perf_counter()
@@ -111,7 +137,7 @@ class FrameProcessor:
         raw, transform = detector.raw_output(frame.image)
         with self.lock:
             self.last = (frame, raw, transform)
-        return self._finish(frame, detector.postprocess(raw, transform), t0)
+        return self._finish(frame, self.track(frame, detector.postprocess(raw, transform)), t0)
 
     def redo(self) -> ViewResult | None:
         """The last frame again under the current thresholds and filter (no inference)."""
