@@ -49,3 +49,30 @@ def draw_hud(image: np.ndarray, lines: list[str], font_scale: float = 0.5) -> np
         cv2.putText(image, text, (6, (i + 1) * line_h), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (255, 255, 255), 1,
                     cv2.LINE_AA)  # fmt: skip
     return image
+
+
+def draw_rules(image: np.ndarray, rules) -> np.ndarray:
+    """Zones and masks translucent, lines with an arrow towards their 'in' side (in place; rules in pixels)."""
+    if rules is None:
+        return image
+    layer = image.copy()
+    for polygon in rules.masks:
+        cv2.fillPoly(layer, [polygon.astype(np.int32)], (60, 60, 60))
+    for zone in rules.zones:
+        cv2.fillPoly(layer, [zone.points.astype(np.int32)], (255, 160, 0))
+    cv2.addWeighted(layer, 0.3, image, 0.7, 0, dst=image)
+    for zone in rules.zones:
+        cv2.polylines(image, [zone.points.astype(np.int32)], True, (255, 160, 0), 1, cv2.LINE_AA)
+        x, y = zone.points.min(axis=0).astype(int)
+        cv2.putText(image, zone.name, (x + 4, y + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 160, 0), 1, cv2.LINE_AA)
+    for line in rules.lines:
+        (x1, y1), (x2, y2) = line.points
+        cv2.line(image, (int(x1), int(y1)), (int(x2), int(y2)), (0, 255, 255), 2, cv2.LINE_AA)
+        mx, my, dx, dy = (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1
+        length = max(np.hypot(dx, dy), 1e-9)
+        nx, ny = -dy / length, dx / length  # towards the right of the line (y down): its 'in' side
+        tip = (int(mx + 25 * nx), int(my + 25 * ny))
+        cv2.arrowedLine(image, (int(mx), int(my)), tip, (0, 255, 255), 2, cv2.LINE_AA, tipLength=0.4)
+        cv2.putText(image, line.name, (int(x1) + 4, int(y1) - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 255, 255), 1,
+                    cv2.LINE_AA)  # fmt: skip
+    return image

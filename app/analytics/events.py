@@ -7,6 +7,7 @@ score x area)."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ class _Said:
     label: str
     stationary: bool
     pts: float
+    zones: tuple[str, ...] = ()
 
 
 @dataclass
@@ -31,6 +33,7 @@ class ObjectEvents:
     snapshots: SnapshotStore | None = None
     said: dict[int, _Said] = field(default_factory=dict)
     counts: Counter = field(default_factory=Counter)  # distinct objects per label, counted at their end
+    zones_of: Callable[[int], list[str]] | None = None  # the zones an object is in (rules), when there are rules
 
     def step(self, image: np.ndarray | None, pts_s: float, shown: list[Track]) -> list[dict]:
         """The events of one frame, after ``tracker.update`` returned ``shown``."""
@@ -47,7 +50,7 @@ class ObjectEvents:
                 if self.tracker.reported(t):  # its score rose to the reporting floor after confirmation
                     events.append(self._event("new", t, pts_s))
                 continue
-            changed = said.label != self.label(t) or said.stationary != t.stationary
+            changed = said.label != self.label(t) or said.stationary != t.stationary or said.zones != self._zones(t)
             if changed or pts_s - said.pts >= self.update_every_s:
                 events.append(self._event("update", t, pts_s))
         events += [self._event("end", t, pts_s) for t in self.tracker.ended if t.id in self.said]
@@ -57,6 +60,9 @@ class ObjectEvents:
         """End every object still open (the source is over)."""
         self.tracker.finish()
         return [self._event("end", t, pts_s) for t in self.tracker.ended if t.id in self.said]
+
+    def _zones(self, t: Track) -> tuple[str, ...]:
+        return tuple(self.zones_of(t.id)) if self.zones_of is not None else ()
 
     def label(self, t: Track) -> str:
         names = self.tracker.class_names
@@ -71,6 +77,8 @@ class ObjectEvents:
             "last_pts_s": round(t.last_pts, 3), "frames": t.hits, "stationary": t.stationary,
             "path": [list(p) for p in t.path[-50:]],
         }  # fmt: skip
+        if self.zones_of is not None:
+            event["zones"] = list(self._zones(t))
         if self.snapshots is not None:
             event["snapshot"] = self.snapshots.write(t.id)
         if kind == "end":
@@ -79,7 +87,7 @@ class ObjectEvents:
             if self.snapshots is not None:
                 self.snapshots.forget(t.id)
         else:
-            self.said[t.id] = _Said(label, t.stationary, pts_s)
+            self.said[t.id] = _Said(label, t.stationary, pts_s, self._zones(t))
         return event
 
 

@@ -9,6 +9,8 @@ from detector.detections import Detections
 from ..frame import Frame
 from .events import ObjectEvents, snapshot_folder
 from .mot import MotWriter
+from .rules import RuleEngine
+from .rules_file import Rules
 from .snapshots import SnapshotStore
 from .tracker import Tracker, TrackerConfig
 
@@ -18,12 +20,16 @@ class ObjectStage:
     their vote, with their ids) and the object events of that frame."""
 
     def __init__(self, class_names: tuple[str, ...], conf: float, source: str = "", events: Path | None = None,
-                 mot: Path | None = None, config: TrackerConfig | None = None) -> None:  # fmt: skip
+                 mot: Path | None = None, config: TrackerConfig | None = None, rules: Rules | None = None,
+                 ) -> None:  # fmt: skip
         config = config or TrackerConfig(high_score=conf, new_track_score=conf, low_score=min(0.1, conf),
                                          min_track_score=conf)  # fmt: skip
         self.tracker = Tracker(class_names, config)
         snapshots = SnapshotStore(snapshot_folder(events)) if events is not None else None
-        self.events = ObjectEvents(self.tracker, source, snapshots=snapshots)
+        state = events.with_name(events.stem + "-counts.json") if events is not None else None
+        self.rules = RuleEngine(rules, class_names, state) if rules is not None else None
+        self.events = ObjectEvents(self.tracker, source, snapshots=snapshots,
+                                   zones_of=self.rules.zones_of if self.rules else None)  # fmt: skip
         self.mot = MotWriter(mot) if mot is not None else None
         self.last_pts_s = 0.0
 
@@ -36,14 +42,25 @@ class ObjectStage:
         """``untracked``: also return the strong detections no confirmed track took (track id -1)."""
         pts_s = frame.pts_ns / 1e9
         self.last_pts_s = pts_s
+        if self.rules is not None:
+            self.rules.bind(frame.width, frame.height)
+            detections = self.rules.unmasked(detections)
         shown = self.tracker.update(detections, pts_s)
         if self.mot is not None:
             self.mot.add(self.tracker, shown)
         drawn = self.tracker.with_untracked(detections, shown) if untracked else self.tracker.as_detections(shown)
-        return drawn, self.events.step(frame.image, pts_s, shown)
+        records = []
+        if self.rules is not None:
+            records += self.rules.step(pts_s, shown, [self.events.label(t) for t in shown])
+            for t in self.tracker.ended:
+                records += self.rules.end(t.id, self.events.label(t), pts_s)
+        return drawn, self.events.step(frame.image, pts_s, shown) + records
 
     def finish(self) -> list[dict]:
-        records = self.events.finish(self.last_pts_s)
+        ending = [t for t in self.tracker.tracks if t.state in ("confirmed", "lost")]
+        zone_exits = [r for t in ending for r in self.rules.end(t.id, self.events.label(t), self.last_pts_s)
+                      ] if self.rules is not None else []  # fmt: skip
+        records = zone_exits + self.events.finish(self.last_pts_s)
         if self.mot is not None:
             self.mot.close()
         return records

@@ -89,6 +89,12 @@ class Track:
     def predicted_box(self) -> np.ndarray:
         return kalman.state_to_xyxy(self.mean[None])[0]
 
+    @property
+    def smoothed_box(self) -> np.ndarray:
+        """The filter's box: after an observation, the detection smoothed by the motion so far (what zones and
+        lines test, so a box's frame-to-frame jitter does not cross a line back and forth)."""
+        return kalman.state_to_xyxy(self.mean[None])[0]
+
 
 class Tracker:
     def __init__(self, class_names: tuple[str, ...] = (), config: TrackerConfig | None = None) -> None:

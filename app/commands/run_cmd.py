@@ -32,6 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="JSON-lines object events; snapshots go to EVENTS-snapshots/ beside the file")
     p.add_argument("--events-mode", choices=["objects", "frames"], default="objects",
                    help="objects: new/update/end per object (default); frames: also one line per frame")
+    p.add_argument("--rules", type=Path,
+                   help="zones, lines and masks (YAML, see docs/rules.md): line_cross, zone and occupancy events")
     p.add_argument("--mot", type=Path, help="tracks in MOTChallenge format (frame,id,x,y,w,h,score,-1,-1,-1)")
     p.add_argument("--multi-label", action="store_true",
                    help="keep NanoDet's multi-label boxes (a box may carry two classes) instead of one label")
@@ -65,9 +67,10 @@ def default_model() -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from ..analytics.objects import ObjectStage
+    from ..analytics.rules_file import load_rules
     from ..capture.spec import SourceSpec
     from ..outputs import check_output, probe_writable
-    from ..overlay import annotate, draw_hud
+    from ..overlay import annotate, draw_hud, draw_rules
     from ..pipeline import Pipeline
     from ..sinks.adapters import EventSink, RecordingSink
     from ..sinks.recorder import check_container
@@ -85,7 +88,10 @@ def run(args: argparse.Namespace) -> int:
         check_output(args.mot, [*inputs, args.save, args.events], args.overwrite)
     detector = Detector.load(model, args.backend, conf=args.conf, iou=args.iou, classes=args.classes,
                              label_iou=None if args.multi_label else LABEL_IOU)  # fmt: skip
-    objects = ObjectStage(detector.class_names, args.conf, spec.name, args.events, args.mot)
+    rules = load_rules(args.rules, detector.class_names) if args.rules else None
+    if args.events and args.overwrite:  # a new events file starts its counts again; --append-events keeps them
+        args.events.with_name(args.events.stem + "-counts.json").unlink(missing_ok=True)
+    objects = ObjectStage(detector.class_names, args.conf, spec.name, args.events, args.mot, rules=rules)
     detector.conf = objects.detector_conf
     sinks = []
     if args.save:
@@ -102,10 +108,11 @@ def run(args: argparse.Namespace) -> int:
     def draw(frame, dets, pipeline):
         if not (args.save or args.rtsp_out):
             return None
-        image = annotate(frame.image, dets)
+        image = draw_rules(annotate(frame.image, dets), objects.rules.rules if objects.rules else None)
         if not args.no_hud:
             det = pipeline.stats["detect"]
-            draw_hud(image, [f"{det.fps:5.1f} fps  {det.latency_ms:5.1f} ms", f"{len(dets)} objects"])
+            counts = objects.rules.hud_lines() if objects.rules else []
+            draw_hud(image, [f"{det.fps:5.1f} fps  {det.latency_ms:5.1f} ms", f"{len(dets)} objects", *counts])
         return image
 
     options = {"rtsp_tcp": not args.rtsp_udp, "rtsp_latency_ms": args.rtsp_latency}
@@ -135,6 +142,9 @@ def print_summary(summary, args: argparse.Namespace, objects=None) -> None:
     counts = objects.events.counts if objects is not None else summary.classes
     if counts:
         print("  objects: " + ", ".join(f"{c} {n}" for n, c in counts.most_common(8)))
+    if objects is not None and objects.rules is not None:
+        for line in objects.rules.hud_lines():
+            print(f"  {line}")
     for label, path in (("recording", args.save), ("events", args.events), ("tracks", args.mot)):
         if path:
             print(f"  {label}: {path}")
