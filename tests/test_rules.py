@@ -43,10 +43,15 @@ def walk(e: RuleEngine, points: list[tuple[float, float]], dt: float = 0.1, trac
 LINE = {"lines": [{"name": "door", "points": [[500, 100], [500, 900]]}]}
 
 
+def stay(x: float, frames: int = 6) -> list[tuple[float, float]]:
+    return [(x, 500)] * frames
+
+
 def test_jitter_across_a_line_counts_once_per_direction():
     e = engine(LINE)
     path = [(400, 500), (480, 500)] + [(498 + 4 * (i % 2), 500) for i in range(20)]  # shaking on the line
-    path += [(520, 500), (600, 500), (480, 500), (400, 500), (600, 500), (400, 500), (600, 500)]
+    path += [(460, 500), (540, 500)] * 4  # swapping sides faster than a crossing settles (0.5 s)
+    path += stay(600) + stay(480) + stay(400) + stay(600) + stay(400) + stay(600)
     crossings = [ev for ev in walk(e, path) if ev["type"] == "line_cross"]
     assert [c["direction"] for c in crossings] == ["out", "in"]  # once per object and direction
     every = engine({"lines": [{**LINE["lines"][0], "count": "every"}]})
@@ -54,13 +59,16 @@ def test_jitter_across_a_line_counts_once_per_direction():
 
 
 def test_an_object_that_jumps_over_the_line_between_two_frames_counts():
-    crossings = [ev for ev in walk(engine(LINE), [(100, 500), (900, 500)]) if ev["type"] == "line_cross"]
+    crossings = [ev for ev in walk(engine(LINE), [(100, 500), *stay(900)]) if ev["type"] == "line_cross"]
     assert len(crossings) == 1 and crossings[0]["out"] == 1
+    e = engine(LINE)  # and one that ends right after crossing (it left the frame) still counts
+    assert not [ev for ev in walk(e, [(100, 500), (900, 500)]) if ev["type"] == "line_cross"]
+    assert [ev["direction"] for ev in e.end(1, "person", 0.2) if ev["type"] == "line_cross"] == ["out"]
 
 
 def test_passing_the_lines_extension_outside_the_segment_does_not_count():
-    assert not [ev for ev in walk(engine(LINE), [(400, 950), (600, 950), (600, 50), (400, 50)])
-                if ev["type"] == "line_cross"]  # fmt: skip
+    path = stay(400) + [(400, 950)] * 6 + [(600, 950)] * 6 + [(600, 50)] * 6 + [(400, 50)] * 6
+    assert not [ev for ev in walk(engine(LINE), path) if ev["type"] == "line_cross"]
 
 
 def test_leaving_and_reentering_a_zone_gives_two_entries_with_their_dwell():

@@ -3,7 +3,9 @@
 A line counts a crossing when the object's anchor *path* crosses the segment (consecutive positions joined,
 so an object that jumps over the line between two frames still counts, and one that passes the line's
 extension beyond its ends does not) and then settles at least ``margin_px`` beyond it (hysteresis: jitter on
-the line counts nothing). By default each object counts once per direction.
+the line counts nothing), staying there ``SETTLE_S`` (an identity swapped between two people on either side is
+undone before it counts; an object that ends right after crossing, at the frame's edge, still counts). By default
+each object counts once per direction.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .rules_file import Rules
 
 MARGIN_PX = 3.0  # hysteresis: at least this far beyond a line or inside a zone...
 MARGIN_HEIGHT = 0.1  # ...and at least this share of the box height (detector boxes jitter by a few % of their size)
+SETTLE_S = 0.5  # a crossing counts once the anchor has stayed on the new side this long (or the object ended there)
 
 
 def anchor_points(boxes: np.ndarray, anchor: tuple[float, float]) -> np.ndarray:
@@ -55,6 +58,7 @@ class _LineState:
     side: int = 0  # last settled side: +1 right, -1 left, 0 not yet settled
     path: list[np.ndarray] = field(default_factory=list)  # anchor positions since it last settled
     counted: set[str] = field(default_factory=set)
+    pending: tuple[str, float, int] | None = None  # a crossing waiting to settle: direction, since, new side
 
 
 @dataclass
@@ -118,7 +122,10 @@ class RuleEngine:
         """An object that ended leaves every zone it was in."""
         events = [self._exit(name, track_id, label, pts_s) for name in self.zones_of(track_id)]
         for key in [k for k in self.lines if k[0] == track_id]:
-            del self.lines[key]
+            state = self.lines.pop(key)
+            if state.pending is not None:  # it crossed and was gone before settling (e.g. at the frame's edge)
+                line = next(ln for ln in self.rules.lines if ln.name == key[1])
+                events += self._count(line, state, state.pending[0], track_id, label, pts_s)
         return events + self._occupancy(pts_s)
 
     # -- lines ------------------------------------------------------------------------------------------
@@ -129,12 +136,26 @@ class RuleEngine:
         if abs(d) < margin:
             return []
         side = 1 if d > 0 else -1
+        if state.pending is not None:
+            direction, since, new_side = state.pending
+            if side != new_side:  # back where it came from before settling: no crossing
+                state.pending, state.path = None, [point]
+                return []
+            if pts_s - since < SETTLE_S:
+                return []
+            state.pending, state.side, state.path = None, new_side, [point]
+            return self._count(line, state, direction, track_id, label, pts_s)
         crossed = state.side and side != state.side and any(
             segments_cross(a, b, line.points) for a, b in zip(state.path, state.path[1:], strict=False))
-        previous, state.side, state.path = state.side, side, [point]
-        if not crossed:
+        if crossed:
+            state.pending = ("in" if state.side < 0 else "out", pts_s, side)
+            if SETTLE_S <= 0:
+                return self._line(line, track_id, label, point, pts_s, margin)
             return []
-        direction = "in" if previous < 0 else "out"
+        state.side, state.path = side, [point]
+        return []
+
+    def _count(self, line, state: _LineState, direction: str, track_id: int, label: str, pts_s: float) -> list[dict]:
         if line.count == "once" and direction in state.counted:
             return []
         state.counted.add(direction)
