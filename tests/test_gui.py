@@ -311,3 +311,44 @@ def test_objects_panel_lists_tracked_objects_and_a_click_seeks_to_the_first_fram
     qtbot.waitUntil(lambda: abs(shown_pts(window) / 1e9 - first) < 0.11, timeout=WAIT_MS)
     assert window.current.detections.track_ids is not None  # the view shows tracked objects with their ids
     window.stop_session()
+
+
+def test_rules_editor_draws_a_line_by_clicks_drags_a_vertex_saves_and_reloads(qtbot, window, tmp_path):
+    from PyQt6.QtCore import QPoint
+
+    assert window.open_source(str(SAMPLE))
+    qtbot.waitUntil(lambda: window.shown_frames >= 2, timeout=WAIT_MS)
+    window._command("pause")
+    view, editor = window.view, window.rules_editor
+
+    def click(x: float, y: float) -> None:
+        point = view.to_widget(x, y)
+        qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPoint(round(point.x()), round(point.y())))
+
+    editor.name.setText("door")
+    editor.classes.setText("person")
+    qtbot.mouseClick(editor.buttons["Line"], Qt.MouseButton.LeftButton)
+    click(384, 100)
+    click(384, 560)  # the second point closes a line
+    assert [s["name"] for s in editor.shapes] == ["door"] and editor.mode is None
+    start = view.to_widget(384, 100)  # drag its first vertex 100 px to the right
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=QPoint(round(start.x()), round(start.y())))
+    end = view.to_widget(484, 100)
+    qtbot.mouseMove(view, pos=QPoint(round(end.x()), round(end.y())))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=QPoint(round(end.x()), round(end.y())))
+    moved = editor.shapes[0]["points"][0]
+    assert abs(moved[0] - 484) < 3 and abs(moved[1] - 100) < 3
+    qtbot.waitUntil(lambda: "door" in window.stats_panel.labels, timeout=WAIT_MS)  # counts shown live
+    saved = tmp_path / "rules.yaml"
+    editor.save(saved)
+    drawn = editor.rules()
+    editor.shapes = []
+    editor.load(saved)
+    again = editor.rules()
+    assert [ln.name for ln in again.lines] == ["door"] and again.lines[0].classes == ("person",)
+    assert np.allclose(again.lines[0].points, drawn.lines[0].points)
+    qtbot.mouseClick(editor.buttons["Zone"], Qt.MouseButton.LeftButton)
+    click(100, 100)
+    click(200, 100)
+    assert not editor.finish() and "at least 3 points" in window.last_error  # a two-point zone is refused
+    window.stop_session()

@@ -32,6 +32,7 @@ from .file_session import FileSession
 from .live_session import LiveSession
 from .panels import DetectionPanel, EventLogView, ObjectsPanel, SourcePanel, StatsPanel
 from .processor import FrameProcessor, ViewResult
+from .rules_editor import RulesEditor
 from .session import Session
 from .transport import TransportBar, format_time
 from .video_view import VideoView
@@ -78,6 +79,9 @@ class MainWindow(QMainWindow):
         self.source_panel, self.detection_panel = SourcePanel(), DetectionPanel()
         self.stats_panel, self.event_log = StatsPanel(), EventLogView()
         self.objects_panel = ObjectsPanel()
+        self.rules_editor = RulesEditor(self.view)
+        self.rules_editor.rulesChanged.connect(self.set_rules)
+        self.rules_editor.error.connect(self.show_error)
         self.selected_object: int | None = None
         self.record_button, self.snapshot_button = QPushButton("Record"), QPushButton("Snapshot")
         self.record_button.setCheckable(True)
@@ -91,6 +95,7 @@ class MainWindow(QMainWindow):
         for widget in (self.source_panel, self.detection_panel):
             panel.addWidget(widget)
         panel.addLayout(buttons)
+        panel.addWidget(self.rules_editor)
         panel.addWidget(self.stats_panel)
         panel.addWidget(self.objects_panel, 1)
         panel.addWidget(self.event_log, 1)
@@ -155,6 +160,7 @@ class MainWindow(QMainWindow):
             self.show_error(f"cannot use model {path}: {exc}")
             return False
         self.detector = detector
+        self.rules_editor.class_names = detector.class_names
         self.detection_panel.model_label.setText(f"{detector.meta.name} ({Path(path).name})")
         self.detection_panel.backend_label.setText(detector.backend.describe())
         self.settings.setValue("model", str(path))
@@ -200,6 +206,7 @@ class MainWindow(QMainWindow):
         self.stop_session()
         self.objects_panel.clear_objects()
         self.processor = FrameProcessor(self.detector)
+        self.processor.set_rules(self.rules_editor.rules())
         self.bridge = SessionBridge()
         self.bridge.frameReady.connect(self._on_frame)
         self.bridge.stateChanged.connect(self._on_state)
@@ -264,6 +271,12 @@ class MainWindow(QMainWindow):
         while processor is not None and not processor.object_events.empty():
             self.objects_panel.apply(processor.object_events.get())
 
+    def set_rules(self, rules) -> None:
+        """Zones and lines from the editor apply to the running session at once (its counts start again)."""
+        if self.processor is not None:
+            self.processor.set_rules(rules)
+            self._command("refresh")
+
     def choose_object(self, object_id: int, first_pts_s: float) -> None:
         """Select an object; on a file, go to the frame where it was first seen."""
         self.selected_object = object_id
@@ -299,6 +312,10 @@ class MainWindow(QMainWindow):
         stats = {"shown": f"{self.shown_frames} frames"}
         if self.session is not None:
             stats |= self.session.stats()
+        if self.processor is not None:
+            for line in self.processor.hud_lines():
+                name, _, value = line.partition(": ")
+                stats[name] = value
         if self.processor is not None and self.processor.recorder.active:
             stats["recording"] = str(self.processor.recorder.sink.path.name)
         self.stats_panel.show_stats(stats)

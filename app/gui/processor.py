@@ -21,8 +21,9 @@ from detector.detector import Detector
 from detector.errors import KestrelError
 
 from ..analytics.objects import ObjectStage
+from ..analytics.rules_file import Rules
 from ..frame import Frame
-from ..overlay import annotate
+from ..overlay import annotate, draw_rules
 from ..sinks.adapters import RecordingSink
 
 
@@ -105,11 +106,30 @@ class FrameProcessor:
         self.last: tuple[Frame, np.ndarray, object] | None = None  # frame, raw output, input transform
         self.frames, self.busy_s = 0, 0.0
         self.object_events: queue.SimpleQueue = queue.SimpleQueue()
+        self.rules: Rules | None = None
         self.objects = self._new_objects()
         self.last_pts: int | None = None
 
     def _new_objects(self) -> ObjectStage:
-        return ObjectStage(self.detector.class_names, self.detector.conf)
+        return ObjectStage(self.detector.class_names, self.detector.conf, rules=self.rules)
+
+    def set_rules(self, rules: Rules | None) -> None:
+        """New zones and lines (from the editor): tracking and counting start again with them."""
+        with self.lock:
+            self.rules = rules
+            self.objects = self._new_objects()
+
+    def hud_lines(self) -> list[str]:
+        engine = self.objects.rules
+        return engine.hud_lines() if engine is not None else []
+
+    def _overlay(self, frame: Frame, detections: Detections) -> np.ndarray:
+        image = annotate(frame.image, detections)
+        engine = self.objects.rules
+        if engine is not None:
+            engine.bind(frame.width, frame.height)
+            draw_rules(image, engine.rules)
+        return image
 
     def set_detector(self, detector: Detector) -> None:
         with self.lock:
@@ -147,14 +167,14 @@ class FrameProcessor:
             frame, raw, transform = self.last
             detector = self.detector
         t0 = time.perf_counter()
-        return ViewResult(frame, (dets := detector.postprocess(raw, transform)), annotate(frame.image, dets),
+        return ViewResult(frame, (dets := detector.postprocess(raw, transform)), self._overlay(frame, dets),
                           1e3 * (time.perf_counter() - t0))  # fmt: skip
 
     def draw(self, frame: Frame, detections: Detections) -> np.ndarray:
-        return annotate(frame.image, detections)
+        return self._overlay(frame, detections)
 
     def _finish(self, frame: Frame, detections: Detections, t0: float) -> ViewResult:
-        image = annotate(frame.image, detections)
+        image = self._overlay(frame, detections)
         self.recorder.write(frame, detections, image)
         seconds = time.perf_counter() - t0
         self.frames += 1

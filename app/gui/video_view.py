@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from PyQt6.QtCore import QRect, QSize, Qt
-from PyQt6.QtGui import QColor, QImage, QPainter
+from PyQt6.QtCore import QPointF, QRect, QSize, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QImage, QPainter, QPen
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 
@@ -25,9 +25,17 @@ def fit_rect(image_w: int, image_h: int, area: QRect) -> QRect:
 
 
 class VideoView(QWidget):
+    """Mouse presses, drags and releases on the frame are reported in frame pixels (the rules editor draws
+    with them); ``sketch`` is a polyline in frame pixels drawn over the frame (a shape being drawn)."""
+
+    pressed = pyqtSignal(float, float)
+    dragged = pyqtSignal(float, float)
+    released = pyqtSignal(float, float)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.image: QImage | None = None
+        self.sketch: list[tuple[float, float]] = []
         self.placeholder = "Open a file, a camera or an RTSP stream"
         self.painted = 0
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -62,4 +70,39 @@ class VideoView(QWidget):
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawImage(self.image_rect(), self.image)
             self.painted += 1
+            if self.sketch:
+                painter.setPen(QPen(QColor(255, 0, 255), 2))
+                points = [self.to_widget(x, y) for x, y in self.sketch]
+                for a, b in zip(points, points[1:], strict=False):
+                    painter.drawLine(a, b)
+                for point in points:
+                    painter.drawEllipse(point, 4, 4)
         painter.end()
+
+    # -- frame <-> widget coordinates, for the rules editor -------------------------------------------------
+    def to_frame(self, x: float, y: float) -> tuple[float, float] | None:
+        r = self.image_rect()
+        if self.image is None or not r.width() or not r.contains(int(x), int(y)):
+            return None
+        scale = self.image.width() / r.width()
+        return (x - r.x()) * scale, (y - r.y()) * scale
+
+    def to_widget(self, x: float, y: float) -> QPointF:
+        r = self.image_rect()
+        scale = r.width() / max(self.image.width(), 1)
+        return QPointF(r.x() + x * scale, r.y() + y * scale)
+
+    def _emit(self, signal, event) -> None:
+        point = self.to_frame(event.position().x(), event.position().y())
+        if point is not None:
+            signal.emit(*point)
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self._emit(self.pressed, event)
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if event.buttons() & Qt.MouseButton.LeftButton:
+            self._emit(self.dragged, event)
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self._emit(self.released, event)
