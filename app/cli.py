@@ -21,14 +21,15 @@ from .commands import (
     info_cmd,
     replay_cmd,
     run_cmd,
+    serve_cmd,
     sparsity_cmd,
     track_cmd,
     train_cmd,
 )
 
 COMMANDS = (
-    run_cmd, replay_cmd, gui_cmd, track_cmd, import_cmd, eval_cmd, detect_cmd, info_cmd, train_cmd, sparsity_cmd,
-    augment_cmd, export_cmd, doctor_cmd, devices_cmd,
+    run_cmd, serve_cmd, replay_cmd, gui_cmd, track_cmd, import_cmd, eval_cmd, detect_cmd, info_cmd, train_cmd,
+    sparsity_cmd, augment_cmd, export_cmd, doctor_cmd, devices_cmd,
 )  # fmt: skip
 
 EPILOG = """examples:

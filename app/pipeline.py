@@ -106,11 +106,15 @@ class Pipeline:
     def __init__(self, spec: SourceSpec, detector: Detector, sinks: list[Sink], annotate: Callable | None = None,
                  objects: ObjectStage | None = None, max_frames: int = 0,
                  reconnect: bool = True, capture_options: dict | None = None, log=sys.stderr,
-                 retry_first_open: bool = True) -> None:  # fmt: skip
+                 retry_first_open: bool = True, sample_fps: float = 0.0) -> None:  # fmt: skip
         self.spec, self.detector, self.sinks = spec, detector, sinks
         self.annotate, self.objects, self.max_frames = annotate, objects, max_frames
         self.reconnect, self.capture_options, self.log = reconnect and spec.live, capture_options or {}, log
         self.retry_first_open = retry_first_open  # False: a source that never opens is an error at once
+        # > 0: only frames at least 1/sample_fps apart (source time) go on to detection; the rest are decoded
+        # and dropped here, counted in stats["capture"] but not in stats["detect"]
+        self.sample_ns = int(1e9 / sample_fps * 0.95) if sample_fps > 0 else 0
+        self.streaming = False  # a source is open and delivering frames
         self.stop = threading.Event()
         self.frames_in: LatestSlot | queue.Queue = LatestSlot() if spec.live else queue.Queue(maxsize=4)
         self.frames_out: queue.Queue = queue.Queue(maxsize=8)
@@ -124,7 +128,7 @@ class Pipeline:
 
     # -- stages ---------------------------------------------------------------------------
     def _capture(self) -> None:
-        backoff, index, lost_at, last_pts = 0.5, 0, None, -1
+        backoff, index, lost_at, last_pts, sampled_pts = 0.5, 0, None, -1, None
         offset = 0  # added to the source's pts: a reopened stream restarts near 0, the output timeline must not
         try:
             while not self.stop.is_set():
@@ -157,6 +161,11 @@ class Pipeline:
                         first_of_capture = False
                         pts = max(frame.pts_ns + offset, last_pts + 1)
                         self.stats["capture"].add(time.perf_counter() - t0)
+                        self.streaming = True
+                        if self.sample_ns and sampled_pts is not None and pts - sampled_pts < self.sample_ns:
+                            last_pts = pts
+                            continue
+                        sampled_pts = pts
                         self._put(self.frames_in, dataclasses.replace(frame, index=index, pts_ns=pts))
                         last_pts, index = pts, index + 1
                         if self.max_frames and index >= self.max_frames:
@@ -167,7 +176,7 @@ class Pipeline:
                             self._ended_early(index, last_pts, str(exc))
                             return
                         raise
-                    lost_at = time.monotonic()
+                    lost_at, self.streaming = time.monotonic(), False
                     self._notify("source_lost", last_pts + 1, reason=str(exc))
                     self._say(f"source lost: {exc}; reconnecting")
                 finally:

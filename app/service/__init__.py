@@ -1,0 +1,1 @@
+"""kestrel serve: many cameras in one process around one shared, batching detector."""

@@ -1,0 +1,109 @@
+"""The service's YAML config, validated: an unknown key or a bad value is an error naming the field.
+
+    model: assets/kestrel-lite0-320.onnx        # optional: the bundled default model
+    detect: {fps: 5, conf: 0.35, iou: 0.6}      # detection rate per camera, thresholds
+    http: {bind: 127.0.0.1, port: 8971}         # a non-loopback bind needs http.token
+    storage: {path: kestrel-data}
+    cameras:
+      door: {source: "rtsp://user:pass@cam1/stream", detect: {fps: 2}, classes: [person], rules: door.yaml}
+      yard: {source: "rtsp://cam2/stream"}
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from detector.typed_config import ConfigError, from_dict, load_yaml
+
+NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    fps: float = 5.0  # frames per second each camera is detected at (decoding runs at the camera's rate)
+    conf: float = 0.35
+    iou: float = 0.6
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fps <= 60:
+            raise ValueError(f"fps must be in (0, 60], got {self.fps}")
+        for name in ("conf", "iou"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in 0..1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    bind: str = "127.0.0.1"
+    port: int = 8971
+    token: str = ""  # bearer token; required on every endpoint but /healthz when bound beyond loopback
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be in 0..65535, got {self.port}")
+        if not self.loopback and not self.token:
+            raise ValueError(f"bind {self.bind} reaches beyond this machine: set http.token (a bearer token)")
+
+    @property
+    def loopback(self) -> bool:
+        if self.bind == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.bind).is_loopback
+        except ValueError:
+            return False
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    path: str = "kestrel-data"
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    source: str
+    detect: dict = field(default_factory=dict)  # overrides of the global detect section
+    classes: tuple[str, ...] = ()
+    rules: str | dict | None = None  # a rules file (relative to the config) or the rules inline
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    cameras: dict[str, CameraConfig]
+    model: str = ""
+    detect: DetectConfig = field(default_factory=DetectConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    base: Path = Path(".")  # the config file's folder: relative paths in it are relative to it
+
+    def camera_detect(self, name: str) -> DetectConfig:
+        merged = {"fps": self.detect.fps, "conf": self.detect.conf, "iou": self.detect.iou,
+                  **self.cameras[name].detect}  # fmt: skip
+        return from_dict(DetectConfig, merged, f"cameras.{name}.detect")
+
+    def path(self, value: str) -> Path:
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base / p
+
+
+def load_service_config(path: str | Path) -> ServiceConfig:
+    path = Path(path)
+    data = load_yaml(str(path))
+    if "base" in data:
+        raise ConfigError(f"{path}: base: unknown field")
+    cameras = data.pop("cameras", None)
+    if not isinstance(cameras, dict) or not cameras:
+        raise ConfigError(f"{path}: cameras: expected at least one camera, as NAME: {{source: ...}}")
+    parsed = {}
+    for name, camera in cameras.items():
+        if not isinstance(name, str) or not NAME.match(name):
+            raise ConfigError(f"cameras.{name}: a camera name is 1-64 letters, digits, '-' or '_'")
+        parsed[name] = from_dict(CameraConfig, camera, f"cameras.{name}")
+    config = from_dict(ServiceConfig, {**data, "cameras": {}}, "")
+    config = ServiceConfig(parsed, config.model, config.detect, config.http, config.storage, path.parent)
+    for name in parsed:
+        config.camera_detect(name)  # every camera's merged detect section is valid
+    return config

@@ -1,0 +1,40 @@
+"""Prometheus metrics of the service, read from the cameras' live counters at each scrape."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+
+class CameraCollector:
+    def __init__(self, service) -> None:
+        self.service = service
+
+    def collect(self):
+        families = {
+            "frames_decoded": CounterMetricFamily("kestrel_frames_decoded", "frames decoded", labels=["camera"]),
+            "frames_detected": CounterMetricFamily("kestrel_frames_detected", "frames detected", labels=["camera"]),
+            "frames_dropped": CounterMetricFamily("kestrel_frames_dropped", "sampled frames dropped before detection",
+                                                  labels=["camera"]),
+            "reconnects": CounterMetricFamily("kestrel_reconnects", "source reconnections", labels=["camera"]),
+            "events": CounterMetricFamily("kestrel_events_written", "event lines written", labels=["camera"]),
+        }  # fmt: skip
+        streaming = GaugeMetricFamily("kestrel_camera_streaming", "1 while the camera delivers frames",
+                                      labels=["camera"])  # fmt: skip
+        for camera in self.service.cameras.values():
+            status = camera.status()
+            for key, family in families.items():
+                family.add_metric([camera.name], status[key])
+            streaming.add_metric([camera.name], 1.0 if status["streaming"] else 0.0)
+        yield from families.values()
+        yield streaming
+
+
+def make_registry(service) -> tuple[CollectorRegistry, Histogram, Histogram]:
+    registry = CollectorRegistry()
+    registry.register(CameraCollector(service))
+    latency = Histogram("kestrel_detector_batch_seconds", "time of one detector batch", registry=registry,
+                        buckets=(0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28))  # fmt: skip
+    size = Histogram("kestrel_detector_batch_size", "frames per detector batch", registry=registry,
+                     buckets=(1, 2, 3, 4, 6, 8, 12, 16))  # fmt: skip
+    return registry, latency, size

@@ -1,0 +1,59 @@
+"""The surveillance service: cameras, the shared batching detector and the HTTP side, started and stopped
+together."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+from detector.detector import Detector
+
+from .batcher import BatchingDetector
+from .camera import Camera
+from .config import ServiceConfig
+from .http_api import make_server
+from .metrics import make_registry
+
+LABEL_IOU = 0.7  # one label per object, as kestrel run
+
+
+class Service:
+    def __init__(self, config: ServiceConfig, model, log=sys.stderr, max_batch: int = 8) -> None:
+        self.config, self.log = config, log
+        self.stop_event = threading.Event()
+        detector = Detector.load(model, conf=0.1, iou=config.detect.iou, label_iou=LABEL_IOU)  # weak boxes: tracking
+        self.batcher = BatchingDetector(detector, max_batch=max_batch)
+        self.registry, latency, size = make_registry(self)
+
+        def observed(batch: int, seconds: float) -> None:
+            latency.observe(seconds)
+            size.observe(batch)
+
+        self.batcher.on_batch = observed
+        self.cameras = {name: Camera(name, config, self.batcher, log) for name in config.cameras}
+        self.server = None
+
+    def ready(self) -> bool:
+        return all(c.pipeline.stats["detect"].count > 0 for c in self.cameras.values())
+
+    def start(self) -> None:
+        http = self.config.http
+        self.server = make_server(self, http.bind, http.port, http.token)
+        for camera in self.cameras.values():
+            camera.start()
+        host, port = self.server.server_address[:2]
+        print(f"kestrel serve: {len(self.cameras)} cameras; http://{host}:{port}/metrics", file=self.log, flush=True)
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    def stop(self) -> None:
+        for camera in self.cameras.values():
+            camera.stop()
+        for camera in self.cameras.values():
+            camera.join(5.0)
+        self.batcher.stop()
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
