@@ -122,3 +122,81 @@ def test_beyond_loopback_every_endpoint_but_healthz_needs_the_token(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+class Broker:
+    """Debian's mosquitto on 127.0.0.1, persistent (a restart keeps the subscriber's queued session)."""
+
+    def __init__(self, folder, port: int) -> None:
+        import shutil
+
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not __import__("os").path.exists(binary):
+            pytest.skip("needs Debian's mosquitto (scripts/bootstrap.sh installs it)")
+        self.conf = folder / "mosquitto.conf"
+        import getpass
+
+        # as root, mosquitto drops to its own user and could not write the persistence file in our folder
+        self.conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+                             f"persistence_location {folder}/\nautosave_interval 1\nuser {getpass.getuser()}\n")
+        self.binary, self.proc = binary, None
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)  # fmt: skip
+        time.sleep(0.5)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def test_events_reach_mqtt_in_order_after_a_broker_outage(tmp_path):
+    import paho.mqtt.client as mqtt
+
+    port, http = free_port(), free_port()
+    broker = Broker(tmp_path, port)
+    received: list[dict] = []
+    consumer = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="kestrel-test-consumer", clean_session=False)
+    consumer.on_connect = lambda c, *_: c.subscribe("kestrel/events", qos=1)
+    consumer.on_message = lambda c, u, m: received.append(json.loads(m.payload))
+    consumer.reconnect_delay_set(0.2, 1)
+    consumer.connect("127.0.0.1", port)
+    consumer.loop_start()
+    time.sleep(1)
+    broker.stop()  # the broker is down while the camera produces its events
+    config = {"detect": {"fps": 5}, "http": {"port": http}, "storage": {"path": str(tmp_path / "data")},
+              "mqtt": {"host": "127.0.0.1", "port": port},
+              "cameras": {"hall": {"source": str(ROOT / "assets" / "sample.mp4")}}}  # fmt: skip
+    (tmp_path / "serve.yaml").write_text(yaml.safe_dump(config))
+    serve = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", str(tmp_path / "serve.yaml")], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    events_file = tmp_path / "data" / "events" / "hall.jsonl"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:  # the whole clip is processed, every event waits in the outbox
+            lines = events_file.read_text().splitlines() if events_file.exists() else []
+            if any(json.loads(x).get("type") == "end" for x in lines) and len(lines) > 5:
+                break
+            time.sleep(0.5)
+        time.sleep(2)
+        queued = dict(line.split(" ") for line in get(f"http://127.0.0.1:{http}/metrics")[1].decode().splitlines()
+                      if line.startswith("kestrel_mqtt_queued"))  # fmt: skip
+        broker.start()  # the broker is back: the outbox drains
+        generated = [json.loads(x) for x in events_file.read_text().splitlines()]
+        generated = [e for e in generated if e.get("type") in ("new", "update", "end")]
+        deadline = time.monotonic() + 60
+        while len(received) < len(generated) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
+    finally:
+        serve.send_signal(2)
+        serve.communicate(timeout=60)
+        consumer.loop_stop()
+        broker.stop()
+    assert float(queued["kestrel_mqtt_queued"]) >= len(generated) > 0  # all of them waited while the broker was down
+    delivered = [(m["type"], m["after"]["id"]) for m in received if m["type"] in ("new", "update", "end")]
+    assert delivered == [(e["type"], e["id"]) for e in generated]  # every one, in order, none twice
+    ends = [m for m in received if m["type"] == "end"]
+    assert all(m["before"] is not None and m["before"]["id"] == m["after"]["id"] for m in ends)

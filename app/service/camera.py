@@ -46,7 +46,7 @@ class _ClassFilter:
 
 
 class Camera:
-    def __init__(self, name: str, config: ServiceConfig, batcher: BatchingDetector, log) -> None:
+    def __init__(self, name: str, config: ServiceConfig, batcher: BatchingDetector, log, extra_sinks=()) -> None:
         cam = config.cameras[name]
         self.name, self.config = name, config
         detect = config.camera_detect(name)
@@ -66,7 +66,7 @@ class Camera:
         self.events_path = config.path(config.storage.path) / "events" / f"{name}.jsonl"
         self.objects = ObjectStage(names, detect.conf, name, self.events_path, rules=rules)
         self.sink = EventSink(self.events_path, append=True)
-        self.pipeline = Pipeline(self.spec, _ClassFilter(batcher.client(name), wanted), [self.sink],
+        self.pipeline = Pipeline(self.spec, _ClassFilter(batcher.client(name), wanted), [self.sink, *extra_sinks],
                                  objects=self.objects, reconnect=True, log=_LogLines(name, log),
                                  sample_fps=detect.fps)  # fmt: skip
         self.thread = threading.Thread(target=self._run, name=f"kestrel-camera-{name}", daemon=True)

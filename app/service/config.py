@@ -3,6 +3,7 @@
     model: assets/kestrel-lite0-320.onnx        # optional: the bundled default model
     detect: {fps: 5, conf: 0.35, iou: 0.6}      # detection rate per camera, thresholds
     http: {bind: 127.0.0.1, port: 8971}         # a non-loopback bind needs http.token
+    mqtt: {host: 127.0.0.1, port: 1883, topic_prefix: kestrel}   # optional
     storage: {path: kestrel-data}
     cameras:
       door: {source: "rtsp://user:pass@cam1/stream", detect: {fps: 2}, classes: [person], rules: door.yaml}
@@ -58,6 +59,23 @@ class HttpConfig:
 
 
 @dataclass(frozen=True)
+class MqttConfig:
+    host: str
+    port: int = 1883
+    topic_prefix: str = "kestrel"
+    username: str = ""
+    password_file: str = ""  # a file holding the password (never the password itself in the config)
+
+    def __post_init__(self) -> None:
+        if not self.host:
+            raise ValueError("host must not be empty")
+        if not 1 <= self.port <= 65535:
+            raise ValueError(f"port must be in 1..65535, got {self.port}")
+        if not re.fullmatch(r"[A-Za-z0-9_/-]+", self.topic_prefix) or self.topic_prefix.startswith("/"):
+            raise ValueError(f"topic_prefix {self.topic_prefix!r}: letters, digits, '-', '_' and '/' only")
+
+
+@dataclass(frozen=True)
 class StorageConfig:
     path: str = "kestrel-data"
 
@@ -76,6 +94,7 @@ class ServiceConfig:
     model: str = ""
     detect: DetectConfig = field(default_factory=DetectConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
+    mqtt: MqttConfig | None = None
     storage: StorageConfig = field(default_factory=StorageConfig)
     base: Path = Path(".")  # the config file's folder: relative paths in it are relative to it
 
@@ -103,7 +122,9 @@ def load_service_config(path: str | Path) -> ServiceConfig:
             raise ConfigError(f"cameras.{name}: a camera name is 1-64 letters, digits, '-' or '_'")
         parsed[name] = from_dict(CameraConfig, camera, f"cameras.{name}")
     config = from_dict(ServiceConfig, {**data, "cameras": {}}, "")
-    config = ServiceConfig(parsed, config.model, config.detect, config.http, config.storage, path.parent)
+    config = ServiceConfig(parsed, config.model, config.detect, config.http, config.mqtt, config.storage, path.parent)
+    if config.mqtt and config.mqtt.password_file and not config.path(config.mqtt.password_file).is_file():
+        raise ConfigError(f"mqtt.password_file: {config.mqtt.password_file} not found")
     for name in parsed:
         config.camera_detect(name)  # every camera's merged detect section is valid
     return config

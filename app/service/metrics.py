@@ -28,6 +28,13 @@ class CameraCollector:
             streaming.add_metric([camera.name], 1.0 if status["streaming"] else 0.0)
         yield from families.values()
         yield streaming
+        if self.service.publisher is not None:
+            published = CounterMetricFamily("kestrel_mqtt_published", "MQTT messages the broker acknowledged")
+            published.add_metric([], self.service.publisher.published)
+            queued = GaugeMetricFamily("kestrel_mqtt_queued", "MQTT messages waiting in the outbox")
+            queued.add_metric([], len(self.service.outbox))
+            yield published
+            yield queued
 
 
 def make_registry(service) -> tuple[CollectorRegistry, Histogram, Histogram]:

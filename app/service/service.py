@@ -13,6 +13,7 @@ from .camera import Camera
 from .config import ServiceConfig
 from .http_api import make_server
 from .metrics import make_registry
+from .mqtt_out import MqttSink, Outbox, Publisher
 
 LABEL_IOU = 0.7  # one label per object, as kestrel run
 
@@ -30,7 +31,15 @@ class Service:
             size.observe(batch)
 
         self.batcher.on_batch = observed
-        self.cameras = {name: Camera(name, config, self.batcher, log) for name in config.cameras}
+        self.outbox, self.publisher = None, None
+        sinks = {name: [] for name in config.cameras}
+        if config.mqtt is not None:
+            m = config.mqtt
+            self.outbox = Outbox(config.path(config.storage.path) / "outbox.sqlite")
+            password = config.path(m.password_file).read_text().strip() if m.password_file else ""
+            self.publisher = Publisher(self.outbox, m.host, m.port, m.topic_prefix, m.username, password, log)
+            sinks = {name: [MqttSink(name, self.outbox, m.topic_prefix)] for name in config.cameras}
+        self.cameras = {name: Camera(name, config, self.batcher, log, sinks[name]) for name in config.cameras}
         self.server = None
 
     def ready(self) -> bool:
@@ -39,6 +48,8 @@ class Service:
     def start(self) -> None:
         http = self.config.http
         self.server = make_server(self, http.bind, http.port, http.token)
+        if self.publisher is not None:
+            self.publisher.start()
         for camera in self.cameras.values():
             camera.start()
         host, port = self.server.server_address[:2]
@@ -54,6 +65,9 @@ class Service:
         for camera in self.cameras.values():
             camera.join(5.0)
         self.batcher.stop()
+        if self.publisher is not None:
+            self.publisher.stop()
+            self.outbox.close()
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
