@@ -38,3 +38,13 @@ def pop_error(bus, timeout_ns: int = 0) -> tuple[str, str] | None:
         return ("eos", "")
     err, debug = msg.parse_error()
     return (err.message, debug or "")
+
+
+def preload(*names: str) -> None:
+    """Load the plugins of these elements now, on this thread: GStreamer loads a plugin on first use, and two
+    pipelines built at once on other threads were seen to race there ("no element splitmuxsink")."""
+    Gst = gst()
+    for name in names:
+        factory = Gst.ElementFactory.find(name)
+        if factory is not None:
+            factory.load()

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 from .frame import Frame
 
 DONE = object()
+STALL_S = 12.0  # a live capture silent this long (longer than its own open and read timeouts) is restarted
 
 
 class LatestSlot:
@@ -115,6 +116,8 @@ class Pipeline:
         # and dropped here, counted in stats["capture"] but not in stats["detect"]
         self.sample_ns = int(1e9 / sample_fps * 0.95) if sample_fps > 0 else 0
         self.streaming = False  # a source is open and delivering frames
+        self.capture: GstCapture | None = None  # the open capture (live sources: watched for stalls)
+        self.capture_began = self.last_frame_at = 0.0
         self.stop = threading.Event()
         self.frames_in: LatestSlot | queue.Queue = LatestSlot() if spec.live else queue.Queue(maxsize=4)
         self.frames_out: queue.Queue = queue.Queue(maxsize=8)
@@ -133,7 +136,9 @@ class Pipeline:
         try:
             while not self.stop.is_set():
                 try:
+                    self.capture_began = time.monotonic()
                     cap = GstCapture(self.spec, **self.capture_options).open()
+                    self.capture = cap
                 except CaptureError as exc:
                     first = index == 0 and lost_at is None
                     if not (self.reconnect and exc.transient) or (first and not self.retry_first_open):
@@ -161,7 +166,7 @@ class Pipeline:
                         first_of_capture = False
                         pts = max(frame.pts_ns + offset, last_pts + 1)
                         self.stats["capture"].add(time.perf_counter() - t0)
-                        self.streaming = True
+                        self.streaming, self.last_frame_at = True, time.monotonic()
                         if self.sample_ns and sampled_pts is not None and pts - sampled_pts < self.sample_ns:
                             last_pts = pts
                             continue
@@ -180,6 +185,7 @@ class Pipeline:
                     self._notify("source_lost", last_pts + 1, reason=str(exc))
                     self._say(f"source lost: {exc}; reconnecting")
                 finally:
+                    self.capture = None
                     cap.close()
         except Exception as exc:  # noqa: BLE001 - any failure ends the run with its message
             self._fail(exc)
@@ -290,6 +296,18 @@ class Pipeline:
     def dropped(self) -> int:
         return getattr(self.frames_in, "dropped", 0)
 
+    def _watch_capture(self) -> None:
+        """A live capture that delivers nothing for STALL_S (no frame, no error: GStreamer was seen to wedge this
+        way) is torn down from here, so its reader wakes up and the reconnect logic opens a fresh one."""
+        cap = self.capture
+        if cap is None or not self.reconnect:
+            return
+        since = max(self.last_frame_at, self.capture_began)
+        if time.monotonic() - since > STALL_S:
+            self._say(f"no frame for {STALL_S:.0f} s and no error: restarting the capture")
+            self.capture_began = time.monotonic()
+            cap.close()
+
     def run(self) -> Summary:
         """Run until the source ends, ``stop`` is set (SIGINT/SIGTERM) or ``max_frames``; always closes sinks."""
         start = time.monotonic()
@@ -301,6 +319,7 @@ class Pipeline:
             while any(t.is_alive() for t in threads):
                 for t in threads:
                     t.join(timeout=0.2)
+                self._watch_capture()
         finally:
             self.stop.set()
             deadline = time.monotonic() + 3.0

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 import yaml
@@ -200,3 +201,43 @@ def test_events_reach_mqtt_in_order_after_a_broker_outage(tmp_path):
     assert delivered == [(e["type"], e["id"]) for e in generated]  # every one, in order, none twice
     ends = [m for m in received if m["type"] == "end"]
     assert all(m["before"] is not None and m["before"]["id"] == m["after"]["id"] for m in ends)
+
+
+def test_each_end_event_has_a_clip_of_the_cameras_own_stream_spanning_pre_and_post(tmp_path):
+    """A looping RTSP camera of people (the sample clip: H.264, 1 s GOP, no B-frames); clips cut from its own
+    stream's segments without re-encoding."""
+    from app.capture.gst_capture import GstCapture
+    from app.capture.spec import SourceSpec
+
+    clip = ROOT / "assets" / "sample.mp4"
+    port, http = free_port(), free_port()
+    server = subprocess.Popen([sys.executable, "-m", "tests.rtsp_server", str(port), str(clip)], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert server.stdout.readline().strip() == "ready"
+    config = {"detect": {"fps": 5}, "http": {"port": http}, "storage": {"path": str(tmp_path / "data")},
+              "cameras": {"hall": {"source": f"rtsp://127.0.0.1:{port}/stream", "classes": ["person"],
+                                   "record": {"pre_s": 2, "post_s": 2}}}}  # fmt: skip
+    (tmp_path / "serve.yaml").write_text(yaml.safe_dump(config))
+    serve = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", str(tmp_path / "serve.yaml")], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    events_file = tmp_path / "data" / "events" / "hall.jsonl"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            ends = [e for e in map(json.loads, events_file.read_text().splitlines()) if e.get("type") == "end"] \
+                if events_file.exists() else []  # fmt: skip
+            if sum(Path(e["clip"]).exists() for e in ends) >= 2:
+                break
+            time.sleep(1)
+    finally:
+        serve.send_signal(2)
+        serve.communicate(timeout=60)
+        server.kill()
+    # objects that ended while the camera ran on (the last ones end at the stop, without their post-roll)
+    done = [e for e in ends if Path(e["clip"]).exists() and e["pts_s"] < ends[-1]["pts_s"]]
+    assert done, "no clip was cut"
+    for e in done:
+        pts = [f.pts_ns for f in GstCapture(SourceSpec.parse(e["clip"])).open()]
+        length = (pts[-1] - pts[0]) / 1e9
+        expected = e["last_pts_s"] + 2 - max(e["first_pts_s"] - 2, 0.0)  # no pre-roll before the camera started
+        assert expected - 1.5 <= length <= expected + 1.5, (e["id"], length, expected)  # a GOP (1 s) at each end

@@ -34,6 +34,7 @@ class ObjectEvents:
     said: dict[int, _Said] = field(default_factory=dict)
     counts: Counter = field(default_factory=Counter)  # distinct objects per label, counted at their end
     zones_of: Callable[[int], list[str]] | None = None  # the zones an object is in (rules), when there are rules
+    clip_for: Callable[[int], str] | None = None  # where the object's clip will be (the service's event clips)
 
     def step(self, image: np.ndarray | None, pts_s: float, shown: list[Track]) -> list[dict]:
         """The events of one frame, after ``tracker.update`` returned ``shown``."""
@@ -79,6 +80,8 @@ class ObjectEvents:
         }  # fmt: skip
         if self.zones_of is not None:
             event["zones"] = list(self._zones(t))
+        if self.clip_for is not None:
+            event["clip"] = self.clip_for(t.id)
         if self.snapshots is not None:
             event["snapshot"] = self.snapshots.write(t.id)
         if kind == "end":

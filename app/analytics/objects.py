@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from detector.detections import Detections
@@ -21,14 +22,14 @@ class ObjectStage:
 
     def __init__(self, class_names: tuple[str, ...], conf: float, source: str = "", events: Path | None = None,
                  mot: Path | None = None, config: TrackerConfig | None = None, rules: Rules | None = None,
-                 ) -> None:  # fmt: skip
+                 clip_for: Callable[[int], str] | None = None) -> None:  # fmt: skip
         config = config or TrackerConfig(high_score=conf, new_track_score=conf, low_score=min(0.1, conf),
                                          min_track_score=conf)  # fmt: skip
         self.tracker = Tracker(class_names, config)
         snapshots = SnapshotStore(snapshot_folder(events)) if events is not None else None
         state = events.with_name(events.stem + "-counts.json") if events is not None else None
         self.rules = RuleEngine(rules, class_names, state) if rules is not None else None
-        self.events = ObjectEvents(self.tracker, source, snapshots=snapshots,
+        self.events = ObjectEvents(self.tracker, source, snapshots=snapshots, clip_for=clip_for,
                                    zones_of=self.rules.zones_of if self.rules else None)  # fmt: skip
         self.mot = MotWriter(mot) if mot is not None else None
         self.last_pts_s = 0.0

@@ -7,6 +7,7 @@ the newest buffer, so latency stays flat when the consumer is slower than the ca
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -17,6 +18,10 @@ from ..frame import Frame
 from ..gst import gst, pop_error
 from .redact import redact_text
 from .spec import SourceSpec, source_element
+
+# GStreamer loads a plugin the first time one of its elements is asked for; two threads building pipelines at
+# once were seen to get "no element splitmuxsink" from that race. Pipelines are built one at a time.
+_BUILD_LOCK = threading.Lock()
 
 
 class CaptureError(KestrelError):
@@ -54,20 +59,27 @@ def explain(spec: SourceSpec, message: str, debug: str) -> str:
 class GstCapture:
     def __init__(self, spec: SourceSpec, width: int | None = None, height: int | None = None,
                  rtsp_tcp: bool = True, rtsp_latency_ms: int = 200, test_frames: int = -1,
-                 open_timeout_s: float = 10.0) -> None:  # fmt: skip
-        self.spec, self.open_timeout_s = spec, open_timeout_s
+                 open_timeout_s: float = 10.0, ring=None) -> None:  # fmt: skip
+        """``ring``: a SegmentRing (app/service/clips.py) that keeps the source's own compressed stream in
+        short MP4 segments, without re-encoding (RTSP sources)."""
+        self.spec, self.open_timeout_s, self.ring = spec, open_timeout_s, ring
         Gst = gst()
         scale = f"videoscale ! video/x-raw,width={width},height={height} ! " if width and height else ""
         live = spec.live
-        sink = (f"appsink name=sink sync=false emit-signals=false max-buffers={1 if live else 4} "
+        sink = (f"appsink name=frames sync=false emit-signals=false max-buffers={1 if live else 4} "
                 f"drop={'true' if live else 'false'}")  # fmt: skip
-        description = (f"{source_element(spec, rtsp_tcp, rtsp_latency_ms, test_frames)} ! queue max-size-buffers=4 ! "
-                       f"{scale}videoconvert ! video/x-raw,format=BGR ! {sink}")  # fmt: skip
+        front = source_element(spec, rtsp_tcp, rtsp_latency_ms, test_frames)
+        if ring is not None and spec.kind == "rtsp":  # the compressed stream, teed before decoding
+            ring_queue = f"queue max-size-time={4 * Gst.SECOND} max-size-buffers=0 max-size-bytes=0 leaky=downstream"
+            front = (f"{front.removesuffix(' ! decodebin')} ! parsebin ! tee name=t t. ! {ring_queue} ! "
+                     f"{ring.element()} t. ! queue max-size-buffers=4 ! decodebin")  # fmt: skip
+        description = f"{front} ! queue max-size-buffers=4 ! {scale}videoconvert ! video/x-raw,format=BGR ! {sink}"
         try:
-            self.pipeline = Gst.parse_launch(description)
+            with _BUILD_LOCK:
+                self.pipeline = Gst.parse_launch(description)
         except Exception as exc:  # GLib.Error: a missing element
             raise CaptureError(f"cannot build the capture pipeline for {spec.name}: {exc}", transient=False) from None
-        self.sink = self.pipeline.get_by_name("sink")
+        self.sink = self.pipeline.get_by_name("frames")
         self.bus = self.pipeline.get_bus()
         self.index = 0
         self.first_pts: int | None = None
@@ -75,9 +87,9 @@ class GstCapture:
     def open(self) -> GstCapture:
         """Start and wait for the first frame's caps (or an error) — never hang past the timeout."""
         Gst = gst()
+        deadline = time.monotonic() + self.open_timeout_s
         if self.pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
             self._raise_pending("could not start")
-        deadline = time.monotonic() + self.open_timeout_s
         while time.monotonic() < deadline:
             sample = self.sink.emit("try-pull-preroll", 100 * Gst.MSECOND)
             if sample is not None:
@@ -133,7 +145,16 @@ class GstCapture:
             raise CaptureError(f"{self.spec.name}: no frame for {timeout_s:.0f} s")
         frame = self._to_frame(sample)
         self.index += 1
+        if self.ring is not None:
+            self._drain_ring_messages()
         return frame
+
+    def _drain_ring_messages(self) -> None:
+        Gst = gst()
+        while (msg := self.bus.pop_filtered(Gst.MessageType.ELEMENT)) is not None:
+            structure = msg.get_structure()
+            if structure is not None and structure.get_name() == "splitmuxsink-fragment-opened":
+                self.ring.opened(structure.get_string("location"), time.time())
 
     def _to_frame(self, sample) -> Frame:
         Gst = gst()
@@ -150,7 +171,7 @@ class GstCapture:
         finally:
             buf.unmap(info)
         pts = buf.pts if buf.pts != Gst.CLOCK_TIME_NONE else 0
-        return Frame(image, int(pts), self.index, self.spec.name)
+        return Frame(image, int(pts), self.index, self.spec.name, time.time())
 
     def close(self) -> None:
         self.pipeline.set_state(gst().State.NULL)

@@ -32,11 +32,13 @@ def run(args: argparse.Namespace) -> int:
         while not service.stop_event.wait(0.5):
             pass
     finally:
+        service.stop()  # still under our handlers: a second signal while stopping is no traceback
         for s, handler in previous.items():
             signal.signal(s, handler)
-        service.stop()
     for camera in service.cameras.values():
         status = camera.status()
         print(f"  {camera.name}: {status['frames_detected']} frames detected of {status['frames_decoded']} "
               f"decoded, {status['reconnects']} reconnects, events in {camera.events_file}", file=sys.stderr)
+        if status["error"]:
+            print(f"  {camera.name}: stopped early: {status['error']}", file=sys.stderr)
     return 0

@@ -16,6 +16,7 @@ from ..capture.spec import SourceSpec
 from ..pipeline import Pipeline
 from ..sinks.adapters import EventSink
 from .batcher import BatchingDetector
+from .clips import ClipSink, SegmentRing
 from .config import ServiceConfig
 
 
@@ -63,12 +64,21 @@ class Camera:
         elif isinstance(cam.rules, dict):
             rules = parse_rules(cam.rules, names, f"cameras.{name}.rules")
         self.spec = SourceSpec.parse(cam.source)
-        self.events_path = config.path(config.storage.path) / "events" / f"{name}.jsonl"
-        self.objects = ObjectStage(names, detect.conf, name, self.events_path, rules=rules)
+        storage = config.path(config.storage.path)
+        self.events_path = storage / "events" / f"{name}.jsonl"
+        self.clips, options = None, {}
+        if cam.record.events and self.spec.kind == "rtsp":
+            ring = SegmentRing(storage / "segments" / name, cam.record.keep_s)
+            self.clips = ClipSink(ring, storage / "clips" / name, cam.record.pre_s, cam.record.post_s)
+            options["ring"] = ring
+        clip_for = (lambda oid: str(self.clips.path_for(oid))) if self.clips else None
+        self.objects = ObjectStage(names, detect.conf, name, self.events_path, rules=rules, clip_for=clip_for)
         self.sink = EventSink(self.events_path, append=True)
-        self.pipeline = Pipeline(self.spec, _ClassFilter(batcher.client(name), wanted), [self.sink, *extra_sinks],
-                                 objects=self.objects, reconnect=True, log=_LogLines(name, log),
-                                 sample_fps=detect.fps)  # fmt: skip
+        sinks = [self.sink, *([self.clips] if self.clips else []), *extra_sinks]
+        self.pipeline = Pipeline(self.spec, _ClassFilter(batcher.client(name), wanted), sinks, objects=self.objects,
+                                 reconnect=True, log=_LogLines(name, log), sample_fps=detect.fps,
+                                 capture_options=options)  # fmt: skip
+        self.log = log
         self.thread = threading.Thread(target=self._run, name=f"kestrel-camera-{name}", daemon=True)
         self.error = ""
 
@@ -84,6 +94,8 @@ class Camera:
     def _run(self) -> None:
         summary = self.pipeline.run()
         self.error = summary.error
+        if self.error and not self.pipeline.stop.is_set():
+            print(f"[{self.name}] camera stopped: {self.error}", file=self.log, flush=True)
 
     @property
     def events_file(self) -> Path:

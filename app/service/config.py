@@ -81,11 +81,26 @@ class StorageConfig:
 
 
 @dataclass(frozen=True)
+class RecordConfig:
+    events: bool = True  # a clip per object (RTSP cameras: their own stream, not re-encoded)
+    pre_s: float = 5.0
+    post_s: float = 5.0
+    keep_s: float = 600.0  # how much of the stream the segment ring holds (the longest clip it can cut)
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.pre_s <= 60 and 0 <= self.post_s <= 60):
+            raise ValueError("pre_s and post_s must be in 0..60")
+        if self.keep_s < self.pre_s + self.post_s + 10:
+            raise ValueError(f"keep_s must be at least pre_s + post_s + 10, got {self.keep_s}")
+
+
+@dataclass(frozen=True)
 class CameraConfig:
     source: str
     detect: dict = field(default_factory=dict)  # overrides of the global detect section
     classes: tuple[str, ...] = ()
     rules: str | dict | None = None  # a rules file (relative to the config) or the rules inline
+    record: RecordConfig = field(default_factory=RecordConfig)
 
 
 @dataclass(frozen=True)
