@@ -19,6 +19,13 @@ from tests.test_video import free_port
 pytest.importorskip("gi", reason="needs GStreamer's Python bindings (PyGObject)")
 
 
+def start_serve(tmp_path, config: dict) -> subprocess.Popen:
+    """`kestrel serve` on ``config`` (written to tmp_path/serve.yaml), as a subprocess."""
+    (tmp_path / "serve.yaml").write_text(yaml.safe_dump(config))
+    return subprocess.Popen([sys.executable, "-m", "app.cli", "serve", str(tmp_path / "serve.yaml")], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
 def rtsp_server(port: int) -> subprocess.Popen:
     p = subprocess.Popen([sys.executable, "-m", "tests.rtsp_server", str(port)], cwd=ROOT, stdout=subprocess.PIPE,
                          text=True)  # fmt: skip
@@ -44,9 +51,7 @@ def test_two_cameras_one_detector_metrics_and_a_camera_outage(tmp_path):
     config = {"detect": {"fps": 5}, "http": {"port": http}, "storage": {"path": str(tmp_path / "data")},
               "cameras": {"door": {"source": f"rtsp://127.0.0.1:{ports[0]}/stream"},
                           "yard": {"source": f"rtsp://127.0.0.1:{ports[1]}/stream", "detect": {"fps": 2}}}}  # fmt: skip
-    (tmp_path / "serve.yaml").write_text(yaml.safe_dump(config))
-    serve = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", str(tmp_path / "serve.yaml")], cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    serve = start_serve(tmp_path, config)
     base = f"http://127.0.0.1:{http}"
     try:
         deadline = time.monotonic() + 60
@@ -170,9 +175,7 @@ def test_events_reach_mqtt_in_order_after_a_broker_outage(tmp_path):
     config = {"detect": {"fps": 5}, "http": {"port": http}, "storage": {"path": str(tmp_path / "data")},
               "mqtt": {"host": "127.0.0.1", "port": port},
               "cameras": {"hall": {"source": str(ROOT / "assets" / "sample.mp4")}}}  # fmt: skip
-    (tmp_path / "serve.yaml").write_text(yaml.safe_dump(config))
-    serve = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", str(tmp_path / "serve.yaml")], cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    serve = start_serve(tmp_path, config)
     events_file = tmp_path / "data" / "events" / "hall.jsonl"
     try:
         deadline = time.monotonic() + 90
@@ -217,9 +220,7 @@ def test_each_end_event_has_a_clip_of_the_cameras_own_stream_spanning_pre_and_po
     config = {"detect": {"fps": 5}, "http": {"port": http}, "storage": {"path": str(tmp_path / "data")},
               "cameras": {"hall": {"source": f"rtsp://127.0.0.1:{port}/stream", "classes": ["person"],
                                    "record": {"pre_s": 2, "post_s": 2}}}}  # fmt: skip
-    (tmp_path / "serve.yaml").write_text(yaml.safe_dump(config))
-    serve = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", str(tmp_path / "serve.yaml")], cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    serve = start_serve(tmp_path, config)
     events_file = tmp_path / "data" / "events" / "hall.jsonl"
     try:
         deadline = time.monotonic() + 90
