@@ -242,3 +242,26 @@ def test_each_end_event_has_a_clip_of_the_cameras_own_stream_spanning_pre_and_po
         length = (pts[-1] - pts[0]) / 1e9
         expected = e["last_pts_s"] + 2 - max(e["first_pts_s"] - 2, 0.0)  # no pre-roll before the camera started
         assert expected - 1.5 <= length <= expected + 1.5, (e["id"], length, expected)  # a GOP (1 s) at each end
+
+
+def test_retention_deletes_old_and_oldest_files_first_but_never_events_or_the_ring(tmp_path):
+    import os
+
+    from app.service.retention import enforce
+
+    now = time.time()
+    files = {}
+    for i, (where, age_days) in enumerate([("clips/a/1.mp4", 9), ("clips/a/2.mp4", 3), ("clips/b/3.mp4", 2),
+                                           ("events/a-snapshots/3-crop.jpg", 1), ("clips/a/4.mp4.partial", 20),
+                                           ("segments/a/c0001-000001.mp4", 30), ("events/a.jsonl", 30)]):  # fmt: skip
+        path = tmp_path / where
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * 1000 * (i + 1))
+        os.utime(path, (now - age_days * 86400, now - age_days * 86400))
+        files[where] = path
+    deleted = {p.relative_to(tmp_path).as_posix() for p in enforce(tmp_path, 7, 0, now)}
+    assert deleted == {"clips/a/1.mp4"}  # older than 7 days; the partial, the ring and events are kept
+    quota_gb = (sum(p.stat().st_size for p in tmp_path.rglob("*") if p.is_file()) - 3500) / 1e9
+    deleted = {p.relative_to(tmp_path).as_posix() for p in enforce(tmp_path, 0, quota_gb, now)}
+    assert deleted == {"clips/a/2.mp4", "clips/b/3.mp4"}  # the oldest first, until under the quota
+    assert files["events/a.jsonl"].exists() and files["segments/a/c0001-000001.mp4"].exists()

@@ -78,6 +78,12 @@ class MqttConfig:
 @dataclass(frozen=True)
 class StorageConfig:
     path: str = "kestrel-data"
+    retain_days: float = 7.0  # clips and snapshots older than this are deleted (0: kept)
+    max_gb: float = 0.0  # the oldest clips and snapshots go while the folder is larger (0: no quota)
+
+    def __post_init__(self) -> None:
+        if self.retain_days < 0 or self.max_gb < 0:
+            raise ValueError("retain_days and max_gb must be >= 0")
 
 
 @dataclass(frozen=True)

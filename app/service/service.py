@@ -14,6 +14,7 @@ from .config import ServiceConfig
 from .http_api import make_server
 from .metrics import make_registry
 from .mqtt_out import MqttSink, Outbox, Publisher
+from .retention import Retention
 
 LABEL_IOU = 0.7  # one label per object, as kestrel run
 
@@ -40,6 +41,8 @@ class Service:
             self.publisher = Publisher(self.outbox, m.host, m.port, m.topic_prefix, m.username, password, log)
             sinks = {name: [MqttSink(name, self.outbox, m.topic_prefix)] for name in config.cameras}
         self.cameras = {name: Camera(name, config, self.batcher, log, sinks[name]) for name in config.cameras}
+        storage = config.storage
+        self.retention = Retention(config.path(storage.path), storage.retain_days, storage.max_gb)
         self.server = None
 
     def ready(self) -> bool:
@@ -50,6 +53,7 @@ class Service:
         self.server = make_server(self, http.bind, http.port, http.token)
         if self.publisher is not None:
             self.publisher.start()
+        self.retention.start()
         for camera in self.cameras.values():
             camera.start()
         host, port = self.server.server_address[:2]
@@ -60,6 +64,7 @@ class Service:
         return self.server.server_address[1]
 
     def stop(self) -> None:
+        self.retention.stop()
         for camera in self.cameras.values():
             camera.stop()
         for camera in self.cameras.values():
