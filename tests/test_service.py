@@ -194,6 +194,7 @@ def test_events_reach_mqtt_in_order_after_a_broker_outage(tmp_path):
         while len(received) < len(generated) and time.monotonic() < deadline:
             time.sleep(0.2)
         time.sleep(1)
+        listed = json.loads(get(f"http://127.0.0.1:{http}/api/events?camera=hall")[1])
     finally:
         serve.send_signal(2)
         serve.communicate(timeout=60)
@@ -204,6 +205,7 @@ def test_events_reach_mqtt_in_order_after_a_broker_outage(tmp_path):
     assert delivered == [(e["type"], e["id"]) for e in generated]  # every one, in order, none twice
     ends = [m for m in received if m["type"] == "end"]
     assert all(m["before"] is not None and m["before"]["id"] == m["after"]["id"] for m in ends)
+    assert [(e["type"], e["id"]) for e in listed if e["type"] in ("new", "update", "end")] == delivered  # same as MQTT
 
 
 def test_each_end_event_has_a_clip_of_the_cameras_own_stream_spanning_pre_and_post(tmp_path):
@@ -227,19 +229,33 @@ def test_each_end_event_has_a_clip_of_the_cameras_own_stream_spanning_pre_and_po
         while time.monotonic() < deadline:
             ends = [e for e in map(json.loads, events_file.read_text().splitlines()) if e.get("type") == "end"] \
                 if events_file.exists() else []  # fmt: skip
-            if sum(Path(e["clip"]).exists() for e in ends) >= 2:
+            if sum(Path(e["clip"]).exists() for e in ends) >= 4:
                 break
             time.sleep(1)
+        cut_while_running = {e["id"] for e in ends if Path(e["clip"]).exists()}
+        base = f"http://127.0.0.1:{http}"
+        listed = {e["id"]: e["event"] for e in json.loads(get(base + "/api/events?camera=hall&label=person")[1])
+                  if e["type"] == "end"}  # fmt: skip
+        served = {oid: get(f"{base}/api/events/{number}/clip.mp4") for oid, number in listed.items()}
+        latest = get(base + "/api/hall/latest.jpg")
     finally:
         serve.send_signal(2)
         serve.communicate(timeout=60)
         server.kill()
-    # objects that ended while the camera ran on (the last ones end at the stop, without their post-roll)
-    done = [e for e in ends if Path(e["clip"]).exists() and e["pts_s"] < ends[-1]["pts_s"]]
+    # clips cut while the camera ran on (those cut at the stop lack the post-roll still being recorded), of
+    # objects whose window stays within one pass of the 10 s clip the server loops (across its restart the joined
+    # file ends: a seam a real camera does not have, like the seam of a reconnect, which clips do not bridge yet)
+    done = [e for e in ends if e["id"] in cut_while_running
+            and int(max(e["first_pts_s"] - 2, 0) // 10) == int((e["last_pts_s"] + 2) // 10)]  # fmt: skip
     assert done, "no clip was cut"
+    assert latest[0] == 200 and latest[1][:2] == b"\xff\xd8"  # a JPEG of the camera's newest frame
     for e in done:
-        pts = [f.pts_ns for f in GstCapture(SourceSpec.parse(e["clip"])).open()]
-        length = (pts[-1] - pts[0]) / 1e9
+        if e["id"] in served and served[e["id"]][0] == 200:
+            assert served[e["id"]][1] == Path(e["clip"]).read_bytes()  # /api/events/N/clip.mp4 is that clip
+    for e in done:
+        # its length in frames of the 10 fps camera (the looping test server restarts the clip's picture order at
+        # each loop, which the joined file's timestamps follow; a real camera does not loop)
+        length = len(list(GstCapture(SourceSpec.parse(e["clip"])).open())) / 10.0
         expected = e["last_pts_s"] + 2 - max(e["first_pts_s"] - 2, 0.0)  # no pre-roll before the camera started
         assert expected - 1.5 <= length <= expected + 1.5, (e["id"], length, expected)  # a GOP (1 s) at each end
 

@@ -15,6 +15,7 @@ from .http_api import make_server
 from .metrics import make_registry
 from .mqtt_out import MqttSink, Outbox, Publisher
 from .retention import Retention
+from .store import EventStore, StoreSink
 
 LABEL_IOU = 0.7  # one label per object, as kestrel run
 
@@ -33,13 +34,16 @@ class Service:
 
         self.batcher.on_batch = observed
         self.outbox, self.publisher = None, None
-        sinks = {name: [] for name in config.cameras}
+        self.store = EventStore(config.path(config.storage.path) / "events.sqlite")
+        self.latest = {name: StoreSink(name, self.store) for name in config.cameras}
+        sinks = {name: [self.latest[name]] for name in config.cameras}
         if config.mqtt is not None:
             m = config.mqtt
             self.outbox = Outbox(config.path(config.storage.path) / "outbox.sqlite")
             password = config.path(m.password_file).read_text().strip() if m.password_file else ""
             self.publisher = Publisher(self.outbox, m.host, m.port, m.topic_prefix, m.username, password, log)
-            sinks = {name: [MqttSink(name, self.outbox, m.topic_prefix)] for name in config.cameras}
+            for name in config.cameras:
+                sinks[name].append(MqttSink(name, self.outbox, m.topic_prefix))
         self.cameras = {name: Camera(name, config, self.batcher, log, sinks[name]) for name in config.cameras}
         storage = config.storage
         self.retention = Retention(config.path(storage.path), storage.retain_days, storage.max_gb)
@@ -76,3 +80,4 @@ class Service:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
+        self.store.close()
