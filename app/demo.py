@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     save, events = args.out / "sample-annotated.mkv", args.out / "events.jsonl"
     code = cli(["run", str(SAMPLE), "--save", str(save), "--events", str(events), "--overwrite"])
     if code == 0:
-        print(f"\nresults in {args.out}/: annotated video {save.name}, detections {events.name}")
+        print(f"\nresults in {args.out}/: annotated video {save.name}, object events {events.name}")
     return code
 
 
