@@ -17,6 +17,7 @@ from PyQt6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPushButton,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -97,8 +98,10 @@ class MainWindow(QMainWindow):
         panel.addLayout(buttons)
         panel.addWidget(self.rules_editor)
         panel.addWidget(self.stats_panel)
-        panel.addWidget(self.objects_panel, 1)
-        panel.addWidget(self.event_log, 1)
+        lists = QTabWidget()  # the objects and the event log share the space below the stats
+        lists.addTab(self.objects_panel, "Objects")
+        lists.addTab(self.event_log, "Event log")
+        panel.addWidget(lists, 1)
         dock = QDockWidget("Controls", self)
         dock.setObjectName("controls")
         dock.setWidget(side)
