@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import heapq
+import itertools
 import queue
 import sys
 import threading
@@ -56,6 +58,26 @@ class LatestSlot:
 
     def qsize(self) -> int:
         return int(self.has)
+
+
+class NoticeQueue:
+    """Notices from several threads (the capture's source notices, the detect stage's object events), handed out
+    in pts order (then arrival order): a FIFO would let a source notice overtake an object event of an earlier
+    frame that the detect stage was still working on."""
+
+    def __init__(self) -> None:
+        self.lock, self.heap, self.seq = threading.Lock(), [], itertools.count()
+
+    def put(self, record: dict) -> None:
+        with self.lock:
+            heapq.heappush(self.heap, (record["pts_ns"], next(self.seq), record))
+
+    def pop(self, up_to_pts: int | None) -> dict | None:
+        """The earliest notice at or before ``up_to_pts`` (any, when None), or None."""
+        with self.lock:
+            if not self.heap or (up_to_pts is not None and self.heap[0][0] > up_to_pts):
+                return None
+            return heapq.heappop(self.heap)[2]
 
 
 @dataclass
@@ -125,8 +147,7 @@ class Pipeline:
         self.classes: Counter = Counter()
         self.reconnects, self.error = 0, ""
         self.warnings: list[str] = []
-        self.notices: queue.Queue = queue.Queue()
-        self.pending_notice: dict | None = None
+        self.notices = NoticeQueue()
         self.failed_sinks: set[int] = set()
 
     # -- stages ---------------------------------------------------------------------------
@@ -258,13 +279,8 @@ class Pipeline:
         return [s for s in self.sinks if id(s) not in self.failed_sinks]
 
     def _flush_notices(self, up_to_pts: int | None) -> None:
-        """Hand the source notices up to ``up_to_pts`` (all: None) to the sinks, in order with the frames."""
-        while self.pending_notice or not self.notices.empty():
-            if self.pending_notice is None:
-                self.pending_notice = self.notices.get_nowait()
-            if up_to_pts is not None and self.pending_notice["pts_ns"] > up_to_pts:
-                return
-            record, self.pending_notice = self.pending_notice, None
+        """Hand the notices up to ``up_to_pts`` (all: None) to the sinks, in pts order with the frames."""
+        while (record := self.notices.pop(up_to_pts)) is not None:
             for sink in self.live_sinks():
                 try:
                     sink.notice(record)
