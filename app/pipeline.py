@@ -241,8 +241,9 @@ class Pipeline:
                 frame = self.frames_in.get()
                 if frame is DONE:
                     if self.objects is not None:
+                        last = getattr(self.objects, "last_pts_ns", 0)  # the last frame's exact pts
                         for record in self.objects.finish():
-                            self.notices.put(record | {"pts_ns": int(record["pts_s"] * 1e9)})
+                            self.notices.put(record | {"pts_ns": last})
                     return
                 t0 = time.perf_counter()
                 dets = self.detector(frame.image)

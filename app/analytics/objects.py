@@ -32,7 +32,7 @@ class ObjectStage:
         self.events = ObjectEvents(self.tracker, source, snapshots=snapshots, clip_for=clip_for,
                                    zones_of=self.rules.zones_of if self.rules else None)  # fmt: skip
         self.mot = MotWriter(mot) if mot is not None else None
-        self.last_pts_s = 0.0
+        self.last_pts_s, self.last_pts_ns = 0.0, 0
 
     @property
     def detector_conf(self) -> float:
@@ -42,7 +42,7 @@ class ObjectStage:
     def step(self, frame: Frame, detections: Detections, untracked: bool = False) -> tuple[Detections, list[dict]]:
         """``untracked``: also return the strong detections no confirmed track took (track id -1)."""
         pts_s = frame.pts_ns / 1e9
-        self.last_pts_s = pts_s
+        self.last_pts_s, self.last_pts_ns = pts_s, frame.pts_ns
         if self.rules is not None:
             self.rules.bind(frame.width, frame.height)
             detections = self.rules.unmasked(detections)
