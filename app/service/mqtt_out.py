@@ -12,7 +12,6 @@ source events as they are, ``PREFIX/CAMERA/LABEL`` the number of such objects in
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from collections import Counter
@@ -21,13 +20,12 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from ..pipeline import Sink
+from .store import open_sqlite
 
 
 class Outbox:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db = open_sqlite(path)
         self.db.execute("CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT, "
                         "payload TEXT, retain INTEGER)")  # fmt: skip
         self.lock = threading.Lock()

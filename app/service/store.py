@@ -11,11 +11,17 @@ from pathlib import Path
 from ..pipeline import Sink
 
 
+def open_sqlite(path: Path) -> sqlite3.Connection:
+    """A database file for one process's threads (callers hold their own lock): autocommit, write-ahead log."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    return db
+
+
 class EventStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db = open_sqlite(path)
         self.db.execute("CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, camera TEXT, "
                         "type TEXT, label TEXT, object INTEGER, wall REAL, payload TEXT)")  # fmt: skip
         self.db.execute("CREATE INDEX IF NOT EXISTS events_by_time ON events (wall)")
