@@ -106,7 +106,8 @@ class ClipSink(Sink):
         self.ring, self.folder, self.pre_s, self.post_s = ring, Path(folder), pre_s, post_s
         self.clock: deque = deque(maxlen=600)  # (pts_ns, wall_s) of recent frames
         self.pending: dict[int, _Pending] = {}
-        self.done: list[Path] = []
+        self.cut = 0  # clips written
+        self.on_cut = None  # called with each clip's path (retention checks the quota at once)
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name="kestrel-clips", daemon=True)
@@ -149,7 +150,9 @@ class ClipSink(Sink):
         for p in ready:
             segments = self.ring.covering(p.start, p.end)
             if segments and join_segments(segments, self.path_for(p.object_id)):
-                self.done.append(self.path_for(p.object_id))
+                self.cut += 1
+                if self.on_cut is not None:
+                    self.on_cut(self.path_for(p.object_id))
         self.ring.prune(now, oldest)
 
     def close(self) -> None:

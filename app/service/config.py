@@ -65,10 +65,13 @@ class MqttConfig:
     topic_prefix: str = "kestrel"
     username: str = ""
     password_file: str = ""  # a file holding the password (never the password itself in the config)
+    qos: int = 2  # 2: exactly once to the broker, also across a broker restart; 1: at least once (may repeat)
 
     def __post_init__(self) -> None:
         if not self.host:
             raise ValueError("host must not be empty")
+        if self.qos not in (1, 2):
+            raise ValueError(f"qos must be 1 or 2, got {self.qos}")
         if not 1 <= self.port <= 65535:
             raise ValueError(f"port must be in 1..65535, got {self.port}")
         if not re.fullmatch(r"[A-Za-z0-9_/-]+", self.topic_prefix) or self.topic_prefix.startswith("/"):

@@ -1,7 +1,8 @@
 """Events to MQTT through a durable outbox: every message is first written to SQLite (in the storage folder),
-then published at QoS 1 in order and deleted once the broker acknowledged it. While the broker is down the
-outbox holds them; when it returns they go out in order. Nothing is lost across a broker outage or a restart
-of the service (a message the broker took but did not acknowledge before dying may arrive twice: QoS 1).
+then published in order (QoS 2 by default, ``mqtt.qos``) and deleted once the broker acknowledged it. While the
+broker is down the outbox holds them; when it returns they go out in order. Nothing is lost across a broker
+outage or a restart of the service. With QoS 2 and the persistent session a message in flight when the broker
+died is completed, not repeated; with QoS 1, or when the service itself dies mid-handshake, it may repeat.
 
 Topics (``PREFIX`` = mqtt.topic_prefix): ``PREFIX/available`` online/offline (retained; offline is the last
 will), ``PREFIX/events`` object events as ``{type, before, after}`` (Frigate's payload) and the zone, line and
@@ -58,9 +59,12 @@ class Publisher:
     """Delivers the outbox to the broker, in order, one acknowledged message at a time."""
 
     def __init__(self, outbox: Outbox, host: str, port: int, prefix: str, username: str = "",
-                 password: str = "", log=None) -> None:  # fmt: skip
-        self.outbox, self.prefix, self.log = outbox, prefix, log
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"kestrel-{prefix}", clean_session=True)
+                 password: str = "", log=None, qos: int = 2) -> None:  # fmt: skip
+        self.outbox, self.prefix, self.log, self.qos = outbox, prefix, log, qos
+        # a persistent session: a message in flight when the broker went down is completed, not repeated, after
+        # it returns (QoS 2's handshake is resumed from both sides' stored state)
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"kestrel-{prefix}",
+                                  clean_session=False)  # fmt: skip
         if username:
             self.client.username_pw_set(username, password)
         self.client.will_set(f"{prefix}/available", "offline", qos=1, retain=True)
@@ -105,7 +109,7 @@ class Publisher:
                 self.outbox.added.clear()
                 continue
             seq, topic, payload, retain = rows[0]
-            info = self.client.publish(topic, payload, qos=1, retain=bool(retain))
+            info = self.client.publish(topic, payload, qos=self.qos, retain=bool(retain))
             if info.rc == mqtt.MQTT_ERR_SUCCESS:
                 inflight = (seq, info)
             else:

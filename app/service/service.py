@@ -41,12 +41,15 @@ class Service:
             m = config.mqtt
             self.outbox = Outbox(config.path(config.storage.path) / "outbox.sqlite")
             password = config.path(m.password_file).read_text().strip() if m.password_file else ""
-            self.publisher = Publisher(self.outbox, m.host, m.port, m.topic_prefix, m.username, password, log)
+            self.publisher = Publisher(self.outbox, m.host, m.port, m.topic_prefix, m.username, password, log, m.qos)
             for name in config.cameras:
                 sinks[name].append(MqttSink(name, self.outbox, m.topic_prefix))
         self.cameras = {name: Camera(name, config, self.batcher, log, sinks[name]) for name in config.cameras}
         storage = config.storage
-        self.retention = Retention(config.path(storage.path), storage.retain_days, storage.max_gb)
+        self.retention = Retention(config.path(storage.path), storage.retain_days, storage.max_gb, log=log)
+        for camera in self.cameras.values():
+            if camera.clips is not None:
+                camera.clips.on_cut = self.retention.poke
         self.server = None
 
     def ready(self) -> bool:
