@@ -32,9 +32,10 @@ def in_range(frame: Frame, start_ns: int, end_ns: int | None) -> bool:
 
 def replay(
     path: str, detector: Detector, start_s: float = 0.0, end_s: float | None = None, speed: float = 0.0,
-    step: int = 1, export: Path | None = None, events: Path | None = None, stop=None,
+    step: int = 1, export: Path | None = None, events: Path | None = None, stop=None, raw: bool = False,
 ) -> ReplayResult:  # fmt: skip
-    """Process frames with start <= pts < end (seconds). ``speed`` > 0 paces to real time x speed."""
+    """Process frames with start <= pts < end (seconds). ``speed`` > 0 paces to real time x speed; ``raw``
+    exports the frames as they are, without the overlay."""
     spec = SourceSpec.parse(path)
     if spec.kind != "file":
         raise KestrelError("replay takes a video file")
@@ -69,7 +70,7 @@ def replay(
                 log.write(frame, dets)
             if export:
                 writer = writer or Recorder(export, frame.width, frame.height, _fps(cap))
-                writer.write(annotate(frame.image, dets), frame.pts_ns)
+                writer.write(frame.image if raw else annotate(frame.image, dets), frame.pts_ns)
     finally:
         cap.close()
         if log:

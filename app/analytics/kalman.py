@@ -80,3 +80,18 @@ def update(mean: np.ndarray, cov: np.ndarray, boxes: np.ndarray, noise: MotionNo
     new_mean = mean + (gain @ innovation[:, :, None])[:, :, 0]
     new_cov = cov - gain @ H @ cov
     return new_mean, new_cov
+
+
+def warp(mean: np.ndarray, cov: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Move tracks (N) by a camera motion: a 2x3 affine of rotation, uniform scale and translation taking the
+    previous frame's pixels to this frame's. Centres go through the affine, velocities through its linear part,
+    sizes and their rates scale (BoT-SORT's camera-motion compensation)."""
+    linear, shift = affine[:, :2], affine[:, 2]
+    scale = float(np.sqrt(abs(np.linalg.det(linear))))
+    m = np.zeros((8, 8))
+    m[0:2, 0:2] = linear
+    m[4:6, 4:6] = linear
+    m[[2, 3, 6, 7], [2, 3, 6, 7]] = scale
+    new_mean = mean @ m.T
+    new_mean[:, :2] += shift
+    return new_mean, m @ cov @ m.T

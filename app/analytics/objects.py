@@ -8,6 +8,8 @@ from pathlib import Path
 from detector.detections import Detections
 
 from ..frame import Frame
+from .approach import CloseApproach
+from .camera_motion import CameraMotion
 from .events import ObjectEvents, snapshot_folder
 from .mot import MotWriter
 from .rules import RuleEngine
@@ -22,7 +24,8 @@ class ObjectStage:
 
     def __init__(self, class_names: tuple[str, ...], conf: float, source: str = "", events: Path | None = None,
                  mot: Path | None = None, config: TrackerConfig | None = None, rules: Rules | None = None,
-                 clip_for: Callable[[int], str] | None = None) -> None:  # fmt: skip
+                 clip_for: Callable[[int], str] | None = None, motion: CameraMotion | None = None,
+                 approach: CloseApproach | None = None) -> None:  # fmt: skip
         config = config or TrackerConfig(high_score=conf, new_track_score=conf, low_score=min(0.1, conf),
                                          min_track_score=conf)  # fmt: skip
         self.tracker = Tracker(class_names, config)
@@ -32,6 +35,7 @@ class ObjectStage:
         self.events = ObjectEvents(self.tracker, source, snapshots=snapshots, clip_for=clip_for,
                                    zones_of=self.rules.zones_of if self.rules else None)  # fmt: skip
         self.mot = MotWriter(mot) if mot is not None else None
+        self.motion, self.approach = motion, approach
         self.last_pts_s, self.last_pts_ns = 0.0, 0
 
     @property
@@ -46,7 +50,8 @@ class ObjectStage:
         if self.rules is not None:
             self.rules.bind(frame.width, frame.height)
             detections = self.rules.unmasked(detections)
-        shown = self.tracker.update(detections, pts_s)
+        affine = self.motion.update(frame.image, pts_s, detections.boxes) if self.motion is not None else None
+        shown = self.tracker.update(detections, pts_s, affine)
         if self.mot is not None:
             self.mot.add(self.tracker, shown)
         drawn = self.tracker.with_untracked(detections, shown) if untracked else self.tracker.as_detections(shown)
@@ -55,6 +60,9 @@ class ObjectStage:
             records += self.rules.step(pts_s, shown, [self.events.label(t) for t in shown])
             for t in self.tracker.ended:
                 records += self.rules.end(t.id, self.events.label(t), pts_s)
+        if self.approach is not None:
+            self.approach.bind(frame.width, frame.height)
+            records += self.approach.step(pts_s, shown, [self.events.label(t) for t in shown])
         return drawn, self.events.step(frame.image, pts_s, shown) + records
 
     def finish(self) -> list[dict]:

@@ -30,6 +30,7 @@ from scipy.optimize import linear_sum_assignment
 from detector.detections import Detections
 
 from . import kalman
+from .camera_motion import warp_points
 from .geometry import iou_matrix
 
 VEHICLES = ("car", "truck", "bus", "motorcycle")
@@ -116,8 +117,9 @@ class Tracker:
         self.matched: dict[int, Track] = {}
 
     # -- public ---------------------------------------------------------------------------------
-    def update(self, detections: Detections, pts_s: float) -> list[Track]:
-        """Feed one frame; returns the confirmed tracks observed in it (what to show and report)."""
+    def update(self, detections: Detections, pts_s: float, motion: np.ndarray | None = None) -> list[Track]:
+        """Feed one frame; returns the confirmed tracks observed in it (what to show and report). ``motion``: the
+        camera's own motion since the previous frame (a 2x3 affine, see camera_motion.py), if it moves."""
         cfg = self.cfg
         self.frame += 1
         self.activated, self.ended = [], []
@@ -126,6 +128,8 @@ class Tracker:
             self.frame_dts.append(dt)
         self.last_pts = pts_s
         self._predict(dt)
+        if motion is not None:
+            self._compensate(motion)
         for t in self.tracks:
             t.matched_now = False
         boxes = detections.boxes.astype(np.float64)
@@ -201,6 +205,21 @@ class Tracker:
         mean, cov = kalman.predict(mean, cov, dt, self.cfg.noise)
         for t, m, c in zip(self.tracks, mean, cov, strict=True):
             t.mean, t.cov = m, c
+
+    def _compensate(self, affine: np.ndarray) -> None:
+        """Carry every track into this frame's coordinates: its filter, its last box and direction window."""
+        if not self.tracks:
+            return
+        mean, cov = kalman.warp(np.stack([t.mean for t in self.tracks]), np.stack([t.cov for t in self.tracks]),
+                                affine)  # fmt: skip
+        for t, m, c in zip(self.tracks, mean, cov, strict=True):
+            t.mean, t.cov = m, c
+            corners = warp_points(affine, t.box.reshape(2, 2))
+            t.box = np.concatenate([corners.min(0), corners.max(0)])
+            t.recent = deque((pt, *warp_points(affine, np.array([[x, y]]))[0]) for pt, x, y in t.recent)
+            if t.last_obs_state is not None:
+                m0, c0 = kalman.warp(t.last_obs_state[0][None], t.last_obs_state[1][None], affine)
+                t.last_obs_state = (m0[0], c0[0])
 
     def _group(self, class_ids: np.ndarray) -> np.ndarray:
         return np.array([self.group_of.get(int(c), int(c)) for c in class_ids], np.int64)

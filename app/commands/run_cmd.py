@@ -10,7 +10,7 @@ from pathlib import Path
 from detector.detector import Detector
 from detector.errors import KestrelError
 
-from .arg_types import fraction, non_negative_int, port
+from .arg_types import fraction, non_negative, non_negative_int, port
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -48,6 +48,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="re-stream the annotated video at rtsp://127.0.0.1:PORT/kestrel")
     p.add_argument("--max-frames", type=non_negative_int, default=0,
                    help="stop after N frames (0: until the source ends)")
+    p.add_argument("--detect-fps", type=non_negative, default=0.0,
+                   help="detect at most this many frames per second of source time; the others are decoded and "
+                   "dropped (0: every frame the detector can take; surveillance often needs only 5)")
     p.add_argument("--rtsp-udp", action="store_true", help="RTSP over UDP instead of TCP")
     p.add_argument("--rtsp-latency", type=non_negative_int, default=200,
                    help="RTSP jitter buffer in ms (default 200)")
@@ -117,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
 
     options = {"rtsp_tcp": not args.rtsp_udp, "rtsp_latency_ms": args.rtsp_latency}
     pipeline = Pipeline(spec, detector, sinks, annotate=draw, objects=objects, max_frames=args.max_frames,
-                        reconnect=not args.no_reconnect, capture_options=options)  # fmt: skip
+                        reconnect=not args.no_reconnect, capture_options=options,
+                        sample_fps=args.detect_fps)  # fmt: skip
     previous = {s: signal.signal(s, lambda *_: pipeline.stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     print(f"kestrel run: {spec.name} with {detector.describe()}", file=sys.stderr)
     try:

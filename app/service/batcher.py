@@ -31,7 +31,6 @@ class BatchingDetector:
         self.waiting: list[_Request] = []
         self.streaming: set[str] = set()  # cameras currently delivering frames
         self.stopped = False
-        self.batches: list[tuple[int, float]] = []  # (batch size, seconds) of recent batches, for metrics
         self.on_batch = None  # optional callback(size, seconds)
         self.thread = threading.Thread(target=self._run, name="kestrel-batcher", daemon=True)
         self.thread.start()

@@ -2,6 +2,7 @@
 
     model: assets/kestrel-lite0-320.onnx        # optional: the bundled default model
     detect: {fps: 5, conf: 0.35, iou: 0.6}      # detection rate per camera, thresholds
+    batch: {max_frames: 8, timeout_ms: 20}      # the shared detector's batches
     http: {bind: 127.0.0.1, port: 8971}         # a non-loopback bind needs http.token
     mqtt: {host: 127.0.0.1, port: 1883, topic_prefix: kestrel}   # optional
     storage: {path: kestrel-data}
@@ -34,6 +35,20 @@ class DetectConfig:
         for name in ("conf", "iou"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in 0..1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    """How the shared detector batches the cameras' sampled frames (see docs/service.md for the measurement)."""
+
+    max_frames: int = 8  # 1: one detector call per frame
+    timeout_ms: float = 20.0  # a batch waits at most this long after its first frame for the other cameras
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_frames <= 64:
+            raise ValueError(f"max_frames must be in 1..64, got {self.max_frames}")
+        if not 0 <= self.timeout_ms <= 1000:
+            raise ValueError(f"timeout_ms must be in 0..1000, got {self.timeout_ms}")
 
 
 @dataclass(frozen=True)
@@ -117,6 +132,7 @@ class ServiceConfig:
     cameras: dict[str, CameraConfig]
     model: str = ""
     detect: DetectConfig = field(default_factory=DetectConfig)
+    batch: BatchConfig = field(default_factory=BatchConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     mqtt: MqttConfig | None = None
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -146,7 +162,8 @@ def load_service_config(path: str | Path) -> ServiceConfig:
             raise ConfigError(f"cameras.{name}: a camera name is 1-64 letters, digits, '-' or '_'")
         parsed[name] = from_dict(CameraConfig, camera, f"cameras.{name}")
     config = from_dict(ServiceConfig, {**data, "cameras": {}}, "")
-    config = ServiceConfig(parsed, config.model, config.detect, config.http, config.mqtt, config.storage, path.parent)
+    config = ServiceConfig(parsed, config.model, config.detect, config.batch, config.http, config.mqtt, config.storage,
+                           path.parent)  # fmt: skip
     if config.mqtt and config.mqtt.password_file and not config.path(config.mqtt.password_file).is_file():
         raise ConfigError(f"mqtt.password_file: {config.mqtt.password_file} not found")
     for name in parsed:

@@ -21,11 +21,11 @@ LABEL_IOU = 0.7  # one label per object, as kestrel run
 
 
 class Service:
-    def __init__(self, config: ServiceConfig, model, log=sys.stderr, max_batch: int = 8) -> None:
+    def __init__(self, config: ServiceConfig, model, log=sys.stderr) -> None:
         self.config, self.log = config, log
         self.stop_event = threading.Event()
         detector = Detector.load(model, conf=0.1, iou=config.detect.iou, label_iou=LABEL_IOU)  # weak boxes: tracking
-        self.batcher = BatchingDetector(detector, max_batch=max_batch)
+        self.batcher = BatchingDetector(detector, config.batch.max_frames, config.batch.timeout_ms / 1000)
         self.registry, latency, size = make_registry(self)
 
         def observed(batch: int, seconds: float) -> None:
