@@ -61,3 +61,13 @@ def m320(packages_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_val_images() -> list[Path]:
     return sorted(need_shared("data", "coco", "tiny", "val2017").glob("*.jpg"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Analysis caches (XDG_CACHE_HOME) go to a folder of the test run, never the user's ~/.cache."""
+    import os
+
+    folder = tmp_path_factory.mktemp("cache")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    return folder

@@ -21,7 +21,7 @@ pytest.importorskip("PyQt6.QtWidgets", reason="the GUI needs PyQt6 (the gui extr
 pytest.importorskip("pytestqt", reason="needs pytest-qt")
 pytest.importorskip("gi", reason="needs GStreamer's Python bindings (PyGObject)")
 
-from PyQt6.QtCore import QSettings, Qt  # noqa: E402
+from PyQt6.QtCore import QPoint, QSettings, Qt  # noqa: E402
 
 from app.capture.gst_capture import GstCapture  # noqa: E402
 from app.capture.spec import SourceSpec  # noqa: E402
@@ -46,8 +46,10 @@ def gui_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, gui_model):
+def window(qtbot, tmp_path, gui_model, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     settings = QSettings(str(tmp_path / "kestrel.ini"), QSettings.Format.IniFormat)
+    settings.setValue("analyse_files", "false")  # the file-analysis test turns it on; the others test playback
     win = MainWindow(settings, gui_model, tmp_path / "out")
     qtbot.addWidget(win)
     win.resize(1100, 700)
@@ -351,4 +353,33 @@ def test_rules_editor_draws_a_line_by_clicks_drags_a_vertex_saves_and_reloads(qt
     click(100, 100)
     click(200, 100)
     assert not editor.finish() and "at least 3 points" in window.last_error  # a two-point zone is refused
+    window.stop_session()
+
+
+def test_an_opened_file_is_analysed_in_the_background_and_n_jumps_to_its_close_approach(qtbot, window):
+    clip = str(need_shared("data", "videos", "dashcam-crash-320x180.mp4"))
+    review = window.review
+    review.auto.setChecked(True)
+    assert window.open_source(clip)
+    assert review.bar.isVisible()
+    qtbot.waitUntil(lambda: review.analysis is not None, timeout=120_000)  # progress in the strip meanwhile
+    assert not review.timeline.progress and review.timeline.counts["car"]
+    warning = next(e for e in review.analysis.events if e["type"] == "close_approach")
+    window._command("pause")
+    review.filter.setCurrentText("close approach")
+    window._command("seek", 0.0)
+    qtbot.waitUntil(lambda: shown_pts(window) == 0, timeout=WAIT_MS)
+    qtbot.keyClick(window, "n")  # N: the next close approach
+    qtbot.waitUntil(lambda: abs(shown_pts(window) / 1e9 - warning["pts_s"]) < 0.05, timeout=WAIT_MS)
+    assert review.jump(1) is None  # it was the only one
+    assert review.jump(-1) is None  # and nothing before it
+    panel = window.objects_panel  # the whole file's objects, with their snapshots
+    assert panel.whole_file and panel.rowCount() == len(review.analysis.tracks)
+    assert any(not panel.item(r, 0).icon().isNull() for r in range(panel.rowCount()))
+    # clicking the strip seeks; a second open of the file shows its analysis at once, from the cache
+    x = int(review.timeline.x_of(1.0))
+    qtbot.mouseClick(review.timeline, Qt.MouseButton.LeftButton, pos=review.timeline.rect().topLeft() + QPoint(x, 5))
+    qtbot.waitUntil(lambda: abs(shown_pts(window) / 1e9 - 1.0) < 0.1, timeout=WAIT_MS)
+    assert window.open_source(clip)
+    assert review.analysis is not None and review.thread is None
     window.stop_session()

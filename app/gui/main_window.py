@@ -33,6 +33,7 @@ from .file_session import FileSession
 from .live_session import LiveSession
 from .panels import DetectionPanel, EventLogView, ObjectsPanel, SourcePanel, StatsPanel
 from .processor import FrameProcessor, ViewResult
+from .review import Review
 from .rules_editor import RulesEditor
 from .session import Session
 from .transport import TransportBar, format_time
@@ -76,6 +77,8 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.view, 1)
         column.addWidget(self.transport)
+        self.review = Review(self.settings, self)  # a file's analysis: timeline, event navigation, its objects
+        column.addWidget(self.review.bar)
         self.setCentralWidget(centre)
         self.source_panel, self.detection_panel = SourcePanel(), DetectionPanel()
         self.stats_panel, self.event_log = StatsPanel(), EventLogView()
@@ -111,6 +114,8 @@ class MainWindow(QMainWindow):
         self.transport.stepped.connect(lambda n: self._command("step", n))
         self.transport.seekRequested.connect(lambda s: self._command("seek", s))
         self.objects_panel.objectChosen.connect(self.choose_object)
+        self.review.seekRequested.connect(lambda s: self._command("seek", s))
+        self.review.analysed.connect(lambda a: self.objects_panel.show_analysis(a.tracks))
         self.transport.speedChanged.connect(lambda x: self._command("set_speed", x))
         self.source_panel.cameraChosen.connect(self.open_source)
         self.source_panel.urlChosen.connect(self.open_source)
@@ -125,6 +130,7 @@ class MainWindow(QMainWindow):
             "Left": lambda: self._command("step", -1), "[": lambda: self.transport.change_speed(-1),
             "]": lambda: self.transport.change_speed(1), "Ctrl+O": self._choose_file,
             "Ctrl+R": self.record_button.toggle, "Ctrl+S": lambda: self.snapshot(),
+            "N": lambda: self.review.jump(1), "P": lambda: self.review.jump(-1),
         }  # fmt: skip
         for keys, handler in shortcuts.items():
             action = QAction(self)
@@ -162,7 +168,7 @@ class MainWindow(QMainWindow):
         except (KestrelError, OSError) as exc:
             self.show_error(f"cannot use model {path}: {exc}")
             return False
-        self.detector = detector
+        self.detector, self.model_path = detector, Path(path)
         self.rules_editor.class_names = detector.class_names
         self.detection_panel.model_label.setText(f"{detector.meta.name} ({Path(path).name})")
         self.detection_panel.backend_label.setText(detector.backend.describe())
@@ -218,7 +224,9 @@ class MainWindow(QMainWindow):
         if spec.kind == "file":
             self.session = FileSession(spec, self.processor, self.bridge)
             self._remember("recent_files", text)
+            self.review.open(Path(spec.location), self.model_path)
         else:
+            self.review.hide()
             self.session = LiveSession(spec, self.processor, self.bridge)
             if spec.kind in ("rtsp", "uri"):
                 self._remember_url(text)
@@ -267,12 +275,15 @@ class MainWindow(QMainWindow):
         self.view.show_frame(result.annotated)
         seconds = result.frame.pts_ns / 1e9
         self.transport.set_position(seconds)
+        self.review.set_position(seconds)
         self.event_log.add_counts(format_time(seconds), dict(result.counts))
 
     def _drain_object_events(self) -> None:
         processor = self.processor
         while processor is not None and not processor.object_events.empty():
-            self.objects_panel.apply(processor.object_events.get())
+            event = processor.object_events.get()
+            if not self.objects_panel.whole_file:
+                self.objects_panel.apply(event)
 
     def set_rules(self, rules) -> None:
         """Zones and lines from the editor apply to the running session at once (its counts start again)."""
@@ -401,6 +412,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.stats_timer.stop()
         self.stop_session()
+        self.review.stop()
         if self.cameras is not None:
             self.cameras.close()
         self.settings.setValue("geometry", self.saveGeometry())

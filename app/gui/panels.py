@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from PyQt6.QtCore import Qt, pyqtSignal
+from pathlib import Path
+
+from PyQt6.QtCore import QSize, Qt, pyqtSignal
+from PyQt6.QtGui import QIcon
 from PyQt6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -190,6 +193,7 @@ class ObjectsPanel(QTableWidget):
         self.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.rows: dict[int, int] = {}  # object id -> row
         self.first: dict[int, float] = {}
+        self.whole_file = False  # showing a file's analysis rather than the live tracker's objects
         self.cellClicked.connect(self._clicked)
 
     def apply(self, event: dict) -> None:
@@ -200,7 +204,8 @@ class ObjectsPanel(QTableWidget):
             self.insertRow(self.rowCount())
         row = self.rows[oid]
         self.first[oid] = float(event["first_pts_s"])
-        state = "gone" if event["type"] == "end" else "stationary" if event["stationary"] else "moving"
+        state = "" if self.whole_file else "gone" if event["type"] == "end" else "stationary" if event["stationary"] \
+            else "moving"  # fmt: skip
         values = (str(oid), event["label"], format_time(event["first_pts_s"]),
                   f"{event['last_pts_s'] - event['first_pts_s']:.1f} s", state)  # fmt: skip
         for column, value in enumerate(values):
@@ -210,6 +215,19 @@ class ObjectsPanel(QTableWidget):
         self.setRowCount(0)
         self.rows.clear()
         self.first.clear()
+        self.whole_file = False
+
+    def show_analysis(self, tracks: list[dict]) -> None:
+        """The whole file's objects (its analysis), each with its snapshot; live events no longer apply."""
+        self.clear_objects()
+        self.whole_file = True
+        self.setIconSize(QSize(48, 48))
+        for t in sorted(tracks, key=lambda t: t["first_pts_s"]):
+            self.apply({**t, "type": "end", "stationary": False})
+            crop = (t.get("snapshot") or {}).get("crop")
+            if crop and Path(crop).is_file():
+                self.item(self.rows[int(t["id"])], 0).setIcon(QIcon(crop))
+        self.resizeRowsToContents()
 
     def _clicked(self, row: int, _column: int) -> None:
         oid = next((i for i, r in self.rows.items() if r == row), None)
