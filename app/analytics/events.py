@@ -55,6 +55,10 @@ class ObjectEvents:
             if changed or pts_s - said.pts >= self.update_every_s:
                 events.append(self._event("update", t, pts_s))
         events += [self._event("end", t, pts_s) for t in self.tracker.ended if t.id in self.said]
+        if self.snapshots is not None:  # objects never reported (too weak) end without an event: drop their snapshot
+            for t in self.tracker.ended:
+                if t.id not in self.said:
+                    self.snapshots.forget(t.id)
         return events
 
     def finish(self, pts_s: float) -> list[dict]:
