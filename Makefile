@@ -7,7 +7,7 @@ OUT ?= runs/demo
 .PHONY: run test lint bootstrap-dev bootstrap-run clean
 
 bootstrap-dev:
-	scripts/bootstrap.sh $(VENV) dev,train,gpu,gui
+	scripts/bootstrap.sh $(VENV) dev,train,gpu,gui,triton
 
 bootstrap-run:
 	scripts/bootstrap.sh $(RUN_VENV) ""

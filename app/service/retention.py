@@ -26,8 +26,16 @@ def _stat(path: Path) -> os.stat_result | None:
 
 
 def _files(folder: Path) -> dict[Path, os.stat_result]:
-    found = {p: _stat(p) for p in folder.rglob("*")}
-    return {p: st for p, st in found.items() if st is not None and stat.S_ISREG(st.st_mode)}
+    """Every regular file under ``folder`` with its stat. os.walk, unlike Path.rglob, skips a folder that
+    vanishes while it is walked (the clip writer's temporary folders come and go)."""
+    found = {}
+    for root, _dirs, names in os.walk(folder):
+        for name in names:
+            p = Path(root) / name
+            st = _stat(p)
+            if st is not None and stat.S_ISREG(st.st_mode):
+                found[p] = st
+    return found
 
 
 def folder_bytes(folder: Path) -> int:
@@ -89,19 +97,20 @@ class Retention:
             if self.stop_event.is_set():
                 break
             try:
-                self.deleted += len(enforce(self.folder, self.retain_days, self.max_gb))
+                self._round()
             except OSError as exc:  # a file we may not delete: say so, try again next round
                 if self.log is not None:
                     print(f"kestrel serve: retention: {exc}", file=self.log, flush=True)
-                continue
-            if self.max_gb > 0 and not self.warned and self.log is not None:
-                kept = folder_bytes(self.folder) - sum((_stat(p) or _GONE).st_size for p in prunable(self.folder))
-                if kept > self.max_gb * 1e9:
-                    self.warned = True
-                    print(f"kestrel serve: storage.max_gb ({self.max_gb:g}) is below what retention may not delete "
-                          f"({kept / 1e9:.3f} GB of segment rings, partial clips and event files): every clip "
-                          "is deleted soon after it is cut; raise max_gb or lower record.keep_s",
-                          file=self.log, flush=True)  # fmt: skip
+
+    def _round(self) -> None:
+        self.deleted += len(enforce(self.folder, self.retain_days, self.max_gb))
+        if self.max_gb > 0 and not self.warned and self.log is not None:
+            kept = folder_bytes(self.folder) - sum((_stat(p) or _GONE).st_size for p in prunable(self.folder))
+            if kept > self.max_gb * 1e9:
+                self.warned = True
+                print(f"kestrel serve: storage.max_gb ({self.max_gb:g}) is below what retention may not delete "
+                      f"({kept / 1e9:.3f} GB of segment rings, partial clips and event files): every clip is "
+                      "deleted soon after it is cut; raise max_gb or lower record.keep_s", file=self.log, flush=True)
 
     def stop(self) -> None:
         self.stop_event.set()
