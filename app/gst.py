@@ -48,3 +48,22 @@ def preload(*names: str) -> None:
         factory = Gst.ElementFactory.find(name)
         if factory is not None:
             factory.load()
+
+
+# the plugins a live camera's capture and recording use, elements and the parts they load while running:
+# rtspsrc's RTP machinery, decodebin's parsers and decoders, the ring's muxers
+CAPTURE_PLUGINS = ("coreelements", "rtsp", "rtp", "rtpmanager", "udp", "tcp", "playback", "typefindfunctions",
+                   "videoparsersbad", "libav", "videoconvertscale", "videoconvert", "videoscale", "app",
+                   "isomp4", "multifile", "codectimestamper")  # fmt: skip
+
+
+def preload_capture() -> None:
+    """Load every plugin live captures use, now, before any pipeline runs: a plugin loaded by one camera's
+    running pipeline (decodebin picking a decoder) while another camera's pipeline was being built was seen to
+    make the build fail ("no element rtspsrc")."""
+    Gst = gst()
+    for name in CAPTURE_PLUGINS:
+        Gst.Plugin.load_by_name(name)  # None where this GStreamer lacks it (names differ across versions)
+    preload("rtspsrc", "rtph264depay", "rtph265depay", "h264parse", "h265parse", "parsebin", "decodebin",
+            "avdec_h264", "avdec_h265", "videoconvert", "videoscale", "appsink", "queue", "tee", "splitmuxsink",
+            "splitmuxsrc", "mp4mux", "h264timestamper", "h265timestamper", "filesink")  # fmt: skip

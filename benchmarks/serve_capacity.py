@@ -63,11 +63,16 @@ def serve_trial(servers: list[Camera], max_frames: int, seconds: float, work: Pa
               "cameras": {f"cam{i}": {"source": f"rtsp://127.0.0.1:{s.port}/stream", "record": {"events": False}}
                           for i, s in enumerate(servers)}}  # fmt: skip
     (work / "serve.yaml").write_text(yaml.safe_dump(config))
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", str(work / "serve.yaml")], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    log = work / "serve.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", str(work / "serve.yaml")], cwd=ROOT,
+                                stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
     base = f"http://127.0.0.1:{http}"
     try:
-        wait_ready(base, proc)
+        try:
+            wait_ready(base, proc)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; its log ends:\n{log.read_text()[-1500:]}") from None
         time.sleep(WARMUP_S)
         first, t0 = cameras_status(base), time.monotonic()
         time.sleep(seconds)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .backends import Backend, open_backend
+from .backends.triton_backend import is_triton_url
 from .decode import GflDecoder
 from .detections import Detections
 from .errors import ModelPackageError
@@ -45,13 +46,20 @@ class Detector:
 
     @classmethod
     def load(cls, path: str | Path, backend: str = "auto", **options: object) -> Detector:
-        """Open a model package. ``options`` go to the Detector (conf, iou, ...) or the backend."""
-        path = Path(path)
-        if not path.is_file():
-            raise ModelPackageError(f"model package not found: {path}")
+        """Open a model package — or a model on a Triton server, ``triton://HOST:PORT/MODEL`` (gRPC) or
+        ``triton+http://HOST:PORT/MODEL``. ``options`` go to the Detector (conf, iou, ...) or the backend."""
         det_keys = {"conf", "iou", "max_det", "classes", "pre_nms_topk", "label_iou"}
         det_opts = {k: v for k, v in options.items() if k in det_keys}
         backend_opts = {k: v for k, v in options.items() if k not in det_keys}
+        if is_triton_url(str(path)):
+            from .backends.triton_backend import TritonBackend
+
+            detector = cls(TritonBackend(str(path), **backend_opts), **det_opts)
+            detector.verify(str(path))
+            return detector
+        path = Path(path)
+        if not path.is_file():
+            raise ModelPackageError(f"model package not found: {path}")
         detector = cls(open_backend(path, backend, **backend_opts), **det_opts)
         detector.verify(str(path))
         return detector

@@ -16,9 +16,10 @@ debs=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-x gstreamer1.0-rtsp
   libgirepository1.0-dev libcairo2-dev pkg-config
 )
-# The MQTT broker the service's tests publish to (started by the tests on 127.0.0.1, never as a system service).
+# The MQTT broker the service's tests publish to (started by the tests on 127.0.0.1, never as a system service);
+# libpython3.11 for the Python-backend stub of the Triton server the Triton tests start.
 if [[ ",$extras," == *",dev,"* ]]; then
-  debs+=(mosquitto mosquitto-clients)
+  debs+=(mosquitto mosquitto-clients libpython3.11)
 fi
 # The GUI's real X11 window (Qt's xcb platform) and the virtual screen its test runs on.
 if [[ ",$extras," == *",gui,"* ]]; then

@@ -56,7 +56,9 @@ def segments_cross(a: np.ndarray, b: np.ndarray, line: np.ndarray) -> bool:
 @dataclass
 class _LineState:
     side: int = 0  # last settled side: +1 right, -1 left, 0 not yet settled
-    path: list[np.ndarray] = field(default_factory=list)  # anchor positions since it last settled
+    last: np.ndarray | None = None  # the anchor's previous position
+    touched: bool = False  # its path since it last settled met the line segment (kept as a flag, not a list:
+    # an object standing on the line for hours costs nothing)
     counted: set[str] = field(default_factory=set)
     pending: tuple[str, float, int] | None = None  # a crossing waiting to settle: direction, since, new side
 
@@ -131,7 +133,9 @@ class RuleEngine:
     # -- lines ------------------------------------------------------------------------------------------
     def _line(self, line, track_id: int, label: str, point: np.ndarray, pts_s: float, margin: float) -> list[dict]:
         state = self.lines[(track_id, line.name)]
-        state.path.append(point)
+        if state.last is not None and segments_cross(state.last, point, line.points):
+            state.touched = True
+        state.last = point
         d = side_of(line.points, point)
         if abs(d) < margin:
             return []
@@ -139,20 +143,19 @@ class RuleEngine:
         if state.pending is not None:
             direction, since, new_side = state.pending
             if side != new_side:  # back where it came from before settling: no crossing
-                state.pending, state.path = None, [point]
+                state.pending, state.touched = None, False
                 return []
             if pts_s - since < SETTLE_S:
                 return []
-            state.pending, state.side, state.path = None, new_side, [point]
+            state.pending, state.side, state.touched = None, new_side, False
             return self._count(line, state, direction, track_id, label, pts_s)
-        crossed = state.side and side != state.side and any(
-            segments_cross(a, b, line.points) for a, b in zip(state.path, state.path[1:], strict=False))
-        if crossed:
+        if state.side and side != state.side and state.touched:
             state.pending = ("in" if state.side < 0 else "out", pts_s, side)
             if SETTLE_S <= 0:
+                state.last = None  # the settle step below must not see this same move again
                 return self._line(line, track_id, label, point, pts_s, margin)
             return []
-        state.side, state.path = side, [point]
+        state.side, state.touched = side, False
         return []
 
     def _count(self, line, state: _LineState, direction: str, track_id: int, label: str, pts_s: float) -> list[dict]:

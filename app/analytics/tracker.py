@@ -34,6 +34,7 @@ from .camera_motion import warp_points
 from .geometry import iou_matrix
 
 VEHICLES = ("car", "truck", "bus", "motorcycle")
+PATH_KEEP = 600  # anchor path points kept per track (5 minutes at path_every_s 0.5)
 
 
 @dataclass(frozen=True)
@@ -337,6 +338,8 @@ class Tracker:
         if t.path and pts_s - t.path[-1][0] < cfg.path_every_s:
             return
         t.path.append((round(pts_s, 3), round((x1 + x2) / 2, 1), round(y2, 1)))
+        if len(t.path) > PATH_KEEP:  # a car parked for months keeps its last minutes, not all of them
+            del t.path[: len(t.path) - PATH_KEEP]
         last = t.path[-int(cfg.stationary_s / cfg.path_every_s) - 2 :]
         window = [p for p in last if pts_s - p[0] <= cfg.stationary_s]
         xs, ys = [p[1] for p in window], [p[2] for p in window]

@@ -57,3 +57,19 @@ def port(text: str) -> int:
     if value > 65535:
         raise argparse.ArgumentTypeError(f"{text} is not a TCP port (1..65535)")
     return value
+
+
+def model_ref(text: str):
+    """A model package path, or a model on a Triton server (triton://HOST:PORT/MODEL, triton+http://...)."""
+    from pathlib import Path
+
+    from detector.backends.triton_backend import is_triton_url, parse_url
+    from detector.errors import BackendError
+
+    if is_triton_url(text):
+        try:
+            parse_url(text)
+        except BackendError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
+    return Path(text)

@@ -10,13 +10,13 @@ from pathlib import Path
 from detector.detector import Detector
 from detector.images import read_image
 
-from .arg_types import fraction
+from .arg_types import fraction, model_ref
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("detect", help="detect objects in images (JSON lines out)",
                        description="Detect objects in still images; one JSON line per image.")  # fmt: skip
-    p.add_argument("package", type=Path, help="model package (.onnx)")
+    p.add_argument("package", type=model_ref, help="model package (.onnx), or triton://HOST:PORT/MODEL")
     p.add_argument("images", type=Path, nargs="+", help="image files")
     p.add_argument("--conf", type=fraction, default=0.35, help="score threshold, 0..1 (default 0.35)")
     p.add_argument("--iou", type=fraction, default=0.6, help="NMS IoU threshold, 0..1 (default 0.6)")

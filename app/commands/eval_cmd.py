@@ -9,7 +9,7 @@ from pathlib import Path
 from detector.detector import Detector
 from detector.errors import KestrelError
 
-from .arg_types import fraction, positive_int
+from .arg_types import fraction, model_ref, positive_int
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "100 detections per image. Scoring keeps NanoDet's multi-label output (a box may carry several "
         "classes), as COCO's metric expects; the app (run, gui, replay) shows one label per object instead.",
     )
-    p.add_argument("package", type=Path, help="model package (.onnx)")
+    p.add_argument("package", type=model_ref, help="model package (.onnx), or triton://HOST:PORT/MODEL")
     p.add_argument("--data", type=Path, required=True,
                    help="dataset dir (annotations/instances_<split>.json with the images in <split>/ or "
                    "images/<split>/) or a COCO json (images beside it, or in images/ or images/<split>/)")

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from detector.errors import KestrelError
 
+from .arg_types import model_ref
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -20,7 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "Sources, window layout and settings are remembered between runs.",
     )
     p.add_argument("source", nargs="?", help="video file, RTSP URL, /dev/videoN or 'test'")
-    p.add_argument("--model", type=Path, help="model package (default: the last one used, else the bundled model)")
+    p.add_argument("--model", type=model_ref,
+                   help="model package or triton://HOST:PORT/MODEL (default: the last one used, else the bundled one)")
     p.add_argument("--settings", type=Path, help="settings file (INI) instead of the user's Kestrel settings")
     p.add_argument("--output-dir", type=Path, help="where recordings and snapshots go (default ./kestrel-output)")
     p.set_defaults(handler=run)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from detector.detector import Detector
 
-from .arg_types import fraction, non_negative, positive_int
+from .arg_types import fraction, model_ref, non_negative, positive_int
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "--speed 1 paces to real time (0: as fast as possible), --step N keeps every Nth frame, "
                        "--export writes exactly those frames, annotated.")  # fmt: skip
     p.add_argument("file", help="video file")
-    p.add_argument("--model", type=Path, help="model package (default: the bundled default model)")
+    p.add_argument("--model", type=model_ref,
+                   help="model package, or triton://HOST:PORT/MODEL (default: the bundled default model)")
     p.add_argument("--analyse", "--analyze", action="store_true",
                    help="analyse the whole file (or load its earlier analysis) and list its events")
     p.add_argument("--reanalyse", action="store_true", help="analyse again even if an analysis is cached")

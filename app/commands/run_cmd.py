@@ -10,7 +10,7 @@ from pathlib import Path
 from detector.detector import Detector
 from detector.errors import KestrelError
 
-from .arg_types import fraction, non_negative, non_negative_int, port
+from .arg_types import fraction, model_ref, non_negative, non_negative_int, port
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "finalises every output.",
     )
     p.add_argument("source", help="video file, URI, RTSP URL, /dev/videoN or 'test'")
-    p.add_argument("--model", type=Path, help="model package (default: the bundled default model)")
+    p.add_argument("--model", type=model_ref,
+                   help="model package, or triton://HOST:PORT/MODEL (default: the bundled default model)")
     p.add_argument("--save", type=Path, help="annotated recording (.mkv, .ts or .mp4; stays playable if killed)")
     p.add_argument("--events", type=Path,
                    help="JSON-lines object events; snapshots go to EVENTS-snapshots/ beside the file")

@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from .run_cmd import default_model
 
     config = load_service_config(args.config)
-    service = Service(config, config.path(config.model) if config.model else default_model())
+    service = Service(config, config.model_ref() or default_model())
     previous = {s: signal.signal(s, lambda *_: service.stop_event.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         service.start()

@@ -22,6 +22,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from detector.backends.triton_backend import is_triton_url
 from detector.detector import Detector
 from detector.errors import KestrelError
 
@@ -64,7 +65,7 @@ class MainWindow(QMainWindow):
         self.stats_timer = QTimer(self)
         self.stats_timer.timeout.connect(self._update_stats)
         self.stats_timer.start(500)
-        model = model or (Path(v) if (v := settings.value("model", "")) else None)
+        model = model or (v if is_triton_url(v := settings.value("model", "")) else Path(v) if v else None)
         if model is not None:
             self.load_model(model)
 
@@ -168,7 +169,7 @@ class MainWindow(QMainWindow):
         except (KestrelError, OSError) as exc:
             self.show_error(f"cannot use model {path}: {exc}")
             return False
-        self.detector, self.model_path = detector, Path(path)
+        self.detector, self.model_path = detector, path  # a Path, or a triton:// URL (a str)
         self.rules_editor.class_names = detector.class_names
         self.detection_panel.model_label.setText(f"{detector.meta.name} ({Path(path).name})")
         self.detection_panel.backend_label.setText(detector.backend.describe())

@@ -1,6 +1,7 @@
 """The service's YAML config, validated: an unknown key or a bad value is an error naming the field.
 
-    model: assets/kestrel-lite0-320.onnx        # optional: the bundled default model
+    model: assets/kestrel-lite0-320.onnx        # optional: the bundled default model; or triton://HOST:PORT/MODEL
+    fallback: assets/kestrel-lite0-320.onnx     # with a triton:// model: used while the server is unreachable
     detect: {fps: 5, conf: 0.35, iou: 0.6}      # detection rate per camera, thresholds
     batch: {max_frames: 8, timeout_ms: 20}      # the shared detector's batches
     http: {bind: 127.0.0.1, port: 8971}         # a non-loopback bind needs http.token
@@ -18,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from detector.backends.triton_backend import is_triton_url
 from detector.typed_config import ConfigError, from_dict, load_yaml
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -130,7 +132,8 @@ class CameraConfig:
 @dataclass(frozen=True)
 class ServiceConfig:
     cameras: dict[str, CameraConfig]
-    model: str = ""
+    model: str = ""  # a model package, or triton://HOST:PORT/MODEL
+    fallback: str = ""  # with a triton:// model: the local package used while the server is unreachable
     detect: DetectConfig = field(default_factory=DetectConfig)
     batch: BatchConfig = field(default_factory=BatchConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
@@ -142,6 +145,12 @@ class ServiceConfig:
         merged = {"fps": self.detect.fps, "conf": self.detect.conf, "iou": self.detect.iou,
                   **self.cameras[name].detect}  # fmt: skip
         return from_dict(DetectConfig, merged, f"cameras.{name}.detect")
+
+    def model_ref(self) -> str | Path | None:
+        """The model: a triton:// URL as it is, a package relative to the config's folder, None for the default."""
+        if not self.model:
+            return None
+        return self.model if is_triton_url(self.model) else self.path(self.model)
 
     def path(self, value: str) -> Path:
         p = Path(value).expanduser()
@@ -162,8 +171,12 @@ def load_service_config(path: str | Path) -> ServiceConfig:
             raise ConfigError(f"cameras.{name}: a camera name is 1-64 letters, digits, '-' or '_'")
         parsed[name] = from_dict(CameraConfig, camera, f"cameras.{name}")
     config = from_dict(ServiceConfig, {**data, "cameras": {}}, "")
-    config = ServiceConfig(parsed, config.model, config.detect, config.batch, config.http, config.mqtt, config.storage,
-                           path.parent)  # fmt: skip
+    config = ServiceConfig(parsed, config.model, config.fallback, config.detect, config.batch, config.http,
+                           config.mqtt, config.storage, path.parent)  # fmt: skip
+    if config.fallback and not is_triton_url(config.model):
+        raise ConfigError("fallback: only a triton:// model has a fallback (model is a local package)")
+    if config.fallback and not config.path(config.fallback).is_file():
+        raise ConfigError(f"fallback: {config.fallback} not found")
     if config.mqtt and config.mqtt.password_file and not config.path(config.mqtt.password_file).is_file():
         raise ConfigError(f"mqtt.password_file: {config.mqtt.password_file} not found")
     for name in parsed:

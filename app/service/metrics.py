@@ -28,6 +28,15 @@ class CameraCollector:
             streaming.add_metric([camera.name], 1.0 if status["streaming"] else 0.0)
         yield from families.values()
         yield streaming
+        failover = getattr(self.service, "failover", None)
+        if failover is not None:
+            seconds = CounterMetricFamily("kestrel_detector_fallback_seconds", "time spent on the local fallback")
+            seconds.add_metric([], failover.fallback_seconds())
+            switches = CounterMetricFamily("kestrel_detector_fallbacks", "switches to the local fallback")
+            switches.add_metric([], failover.fallbacks)
+            active = GaugeMetricFamily("kestrel_detector_on_fallback", "1 while the local fallback detects")
+            active.add_metric([], 1.0 if failover.on_fallback else 0.0)
+            yield from (seconds, switches, active)
         if self.service.publisher is not None:
             published = CounterMetricFamily("kestrel_mqtt_published", "MQTT messages the broker acknowledged")
             published.add_metric([], self.service.publisher.published)

@@ -8,9 +8,11 @@ import threading
 
 from detector.detector import Detector
 
+from ..gst import preload_capture
 from .batcher import BatchingDetector
 from .camera import Camera
 from .config import ServiceConfig
+from .failover import FailoverDetector
 from .http_api import make_server
 from .metrics import make_registry
 from .mqtt_out import MqttSink, Outbox, Publisher
@@ -24,7 +26,12 @@ class Service:
     def __init__(self, config: ServiceConfig, model, log=sys.stderr) -> None:
         self.config, self.log = config, log
         self.stop_event = threading.Event()
-        detector = Detector.load(model, conf=0.1, iou=config.detect.iou, label_iou=LABEL_IOU)  # weak boxes: tracking
+        options = {"conf": 0.1, "iou": config.detect.iou, "label_iou": LABEL_IOU}  # weak boxes too: tracking
+        if config.fallback:
+            fallback = Detector.load(config.path(config.fallback), **options)
+            detector = self.failover = FailoverDetector(str(model), fallback, log, **options)
+        else:
+            detector, self.failover = Detector.load(model, **options), None
         self.batcher = BatchingDetector(detector, config.batch.max_frames, config.batch.timeout_ms / 1000)
         self.registry, latency, size = make_registry(self)
 
@@ -44,6 +51,7 @@ class Service:
             self.publisher = Publisher(self.outbox, m.host, m.port, m.topic_prefix, m.username, password, log, m.qos)
             for name in config.cameras:
                 sinks[name].append(MqttSink(name, self.outbox, m.topic_prefix))
+        preload_capture()  # before any camera's pipeline runs
         self.cameras = {name: Camera(name, config, self.batcher, log, sinks[name]) for name in config.cameras}
         storage = config.storage
         self.retention = Retention(config.path(storage.path), storage.retain_days, storage.max_gb, log=log)
