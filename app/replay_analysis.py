@@ -115,7 +115,7 @@ def analyse(path: Path, detector, settings: dict, rules: Rules | None = None, si
     snapshots = sidecar.with_suffix(".events.jsonl")
     stage = ObjectStage(names, settings.get("conf", 0.35), path.name, snapshots, rules=rules, motion=motion,
                         approach=approach)  # fmt: skip
-    detector.conf = stage.detector_conf
+    shown_conf, detector.conf = detector.conf, stage.detector_conf  # weak boxes too, for the tracker
     result = Analysis(str(path), sidecar.stem, settings)
     per_second: dict[str, dict[int, int]] = defaultdict(dict)
     events, moved, t0 = [], 0, time.monotonic()
@@ -141,6 +141,7 @@ def analyse(path: Path, detector, settings: dict, rules: Rules | None = None, si
                 progress(frame.pts_ns / 1e9, duration)
     finally:
         cap.close()
+        detector.conf = shown_conf
     events += stage.finish()
     seconds = math.ceil(result.duration_s + 1e-9) or 1
     result.counts = {label: [by.get(s, 0) for s in range(seconds)] for label, by in sorted(per_second.items())}

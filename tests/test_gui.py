@@ -373,6 +373,12 @@ def test_an_opened_file_is_analysed_in_the_background_and_n_jumps_to_its_close_a
     qtbot.waitUntil(lambda: abs(shown_pts(window) / 1e9 - warning["pts_s"]) < 0.05, timeout=WAIT_MS)
     assert review.jump(1) is None  # it was the only one
     assert review.jump(-1) is None  # and nothing before it
+    messages = []
+    review.message.connect(messages.append)
+    review.export_button.click()  # the incident: 5 s either side (the clip is 3.7 s), with the overlay
+    qtbot.waitUntil(lambda: any(m.startswith("exported") for m in messages), timeout=60_000)
+    exported = window.output_dir / f"dashcam-crash-320x180-event{warning['event']}.mp4"
+    assert len(list(GstCapture(SourceSpec.parse(str(exported))).open())) == 89  # the whole clip, every frame
     panel = window.objects_panel  # the whole file's objects, with their snapshots
     assert panel.whole_file and panel.rowCount() == len(review.analysis.tracks)
     assert any(not panel.item(r, 0).icon().isNull() for r in range(panel.rowCount()))

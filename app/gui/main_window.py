@@ -117,6 +117,8 @@ class MainWindow(QMainWindow):
         self.objects_panel.objectChosen.connect(self.choose_object)
         self.review.seekRequested.connect(lambda s: self._command("seek", s))
         self.review.analysed.connect(lambda a: self.objects_panel.show_analysis(a.tracks))
+        self.review.message.connect(self.statusBar().showMessage)
+        self.review.output_dir = self.output_dir
         self.transport.speedChanged.connect(lambda x: self._command("set_speed", x))
         self.source_panel.cameraChosen.connect(self.open_source)
         self.source_panel.urlChosen.connect(self.open_source)

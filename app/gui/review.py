@@ -23,11 +23,13 @@ class _Signals(QObject):
     progress = pyqtSignal(float)
     done = pyqtSignal(object)
     failed = pyqtSignal(str)
+    exported = pyqtSignal(str)
 
 
 class Review(QObject):
     seekRequested = pyqtSignal(float)
     analysed = pyqtSignal(object)  # the Analysis, once loaded or computed
+    message = pyqtSignal(str)  # for the status bar: an export written, an analysis that failed
 
     def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -42,18 +44,24 @@ class Review(QObject):
         self.prev_button, self.next_button = QPushButton("◀ event"), QPushButton("event ▶")
         self.prev_button.setToolTip("Previous event (P)")
         self.next_button.setToolTip("Next event (N)")
+        self.export_button = QPushButton("Export event")
+        self.export_button.setToolTip("Export the event N / P went to, 5 s before to 5 s after, with the overlay")
+        self.output_dir: Path = Path.cwd() / "kestrel-output"
         self.bar = QWidget()
         row = QHBoxLayout(self.bar)
         row.setContentsMargins(6, 0, 6, 2)
         row.addWidget(self.auto)
         row.addWidget(self.timeline, 1)
-        for widget in (self.filter, self.prev_button, self.next_button):
+        for widget in (self.filter, self.prev_button, self.next_button, self.export_button):
             row.addWidget(widget)
         self.bar.setVisible(False)
         self.signals = _Signals()
         self.signals.progress.connect(self.timeline.set_progress)
         self.signals.done.connect(self._done)
         self.signals.failed.connect(lambda message: self.timeline.set_progress(None))
+        self.signals.failed.connect(self.message)
+        self.signals.exported.connect(self.message)
+        self.export_button.clicked.connect(lambda: self.export())
         self.timeline.seekRequested.connect(self.seekRequested)
         self.prev_button.clicked.connect(lambda: self.jump(-1))
         self.next_button.clicked.connect(lambda: self.jump(1))
@@ -61,6 +69,8 @@ class Review(QObject):
         self.auto.toggled.connect(self._auto_toggled)
         self.source: tuple[Path, Path] | None = None  # the open file and the model
         self.analysis: Analysis | None = None
+        self.current_event: dict | None = None  # where N / P went last
+        self.exporting: threading.Thread | None = None
         self.position_s = 0.0
         self.stop_event: threading.Event | None = None
         self.thread: threading.Thread | None = None
@@ -149,9 +159,41 @@ class Review(QObject):
         else:
             found = next((e for e in reversed(events) if e["pts_s"] < self.position_s - 1e-3), None)
         if found is not None:
-            self.position_s = found["pts_s"]
+            self.position_s, self.current_event = found["pts_s"], found
             self.seekRequested.emit(found["pts_s"])
         return found
+
+    def export(self, pre_s: float = 5.0, post_s: float = 5.0) -> Path | None:
+        """Export the current event (with the overlay) to the output folder, in the background; returns the
+        file it will write (the message signal says when it is done)."""
+        if self.current_event is None or self.source is None or self.exporting is not None:
+            self.message.emit("no event to export: go to one with N / P first" if self.current_event is None
+                              else "an export is already running")  # fmt: skip
+            return None
+        path, model = self.source
+        event = self.current_event
+        out = self.output_dir / f"{path.stem}-event{event['event']}.mp4"
+        start, end = max(event["pts_s"] - pre_s, 0.0), event["pts_s"] + post_s
+        self.exporting = threading.Thread(target=self._export, args=(path, model, start, end, out),
+                                          name="kestrel-export", daemon=True)  # fmt: skip
+        self.exporting.start()
+        return out
+
+    def _export(self, path: Path, model, start: float, end: float, out: Path) -> None:
+        from detector.detector import Detector
+
+        from ..commands.run_cmd import LABEL_IOU
+        from ..replay import replay
+
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            detector = Detector.load(model, conf=SETTINGS["conf"], label_iou=LABEL_IOU)
+            result = replay(str(path), detector, start, end, export=out)
+            self.signals.exported.emit(f"exported {out} ({result.export_frames} frames)")
+        except Exception as exc:  # noqa: BLE001 - shown to the user, the window goes on
+            self.signals.exported.emit(f"export failed: {exc}")
+        finally:
+            self.exporting = None
 
     def hide(self) -> None:
         self.stop()

@@ -24,6 +24,15 @@ class _Request:
     error: BaseException | None = None
 
 
+def default_batch(detector) -> int:
+    """The batch a backend gains from: none on the CPU (benchmarks/serve_capacity.py: batches of 8 sustained no
+    more cameras than one call per frame on 2 cores, and dropped more frames past that), 8 elsewhere (a GPU's or
+    a Triton server's throughput grows with the batch)."""
+    backend = getattr(detector, "backend", None)
+    providers = backend.session.get_providers() if backend is not None and hasattr(backend, "session") else []
+    return 1 if providers and all(p == "CPUExecutionProvider" for p in providers) else 8
+
+
 class BatchingDetector:
     def __init__(self, detector: Detector, max_batch: int = 8, timeout_s: float = 0.02) -> None:
         self.detector, self.max_batch, self.timeout_s = detector, max_batch, timeout_s

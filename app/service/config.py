@@ -3,7 +3,7 @@
     model: assets/kestrel-lite0-320.onnx        # optional: the bundled default model; or triton://HOST:PORT/MODEL
     fallback: assets/kestrel-lite0-320.onnx     # with a triton:// model: used while the server is unreachable
     detect: {fps: 5, conf: 0.35, iou: 0.6}      # detection rate per camera, thresholds
-    batch: {max_frames: 8, timeout_ms: 20}      # the shared detector's batches
+    batch: {max_frames: 0, timeout_ms: 20}      # the shared detector's batches (0: chosen by the backend)
     http: {bind: 127.0.0.1, port: 8971}         # a non-loopback bind needs http.token
     mqtt: {host: 127.0.0.1, port: 1883, topic_prefix: kestrel}   # optional
     storage: {path: kestrel-data}
@@ -43,12 +43,12 @@ class DetectConfig:
 class BatchConfig:
     """How the shared detector batches the cameras' sampled frames (see docs/service.md for the measurement)."""
 
-    max_frames: int = 8  # 1: one detector call per frame
+    max_frames: int = 0  # 0: 1 (one call per frame) on the CPU, 8 on a GPU or Triton backend; see default_batch
     timeout_ms: float = 20.0  # a batch waits at most this long after its first frame for the other cameras
 
     def __post_init__(self) -> None:
-        if not 1 <= self.max_frames <= 64:
-            raise ValueError(f"max_frames must be in 1..64, got {self.max_frames}")
+        if not 0 <= self.max_frames <= 64:
+            raise ValueError(f"max_frames must be in 0..64 (0: chosen by the backend), got {self.max_frames}")
         if not 0 <= self.timeout_ms <= 1000:
             raise ValueError(f"timeout_ms must be in 0..1000, got {self.timeout_ms}")
 

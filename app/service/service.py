@@ -9,7 +9,7 @@ import threading
 from detector.detector import Detector
 
 from ..gst import preload_capture
-from .batcher import BatchingDetector
+from .batcher import BatchingDetector, default_batch
 from .camera import Camera
 from .config import ServiceConfig
 from .failover import FailoverDetector
@@ -32,7 +32,8 @@ class Service:
             detector = self.failover = FailoverDetector(str(model), fallback, log, **options)
         else:
             detector, self.failover = Detector.load(model, **options), None
-        self.batcher = BatchingDetector(detector, config.batch.max_frames, config.batch.timeout_ms / 1000)
+        max_frames = config.batch.max_frames or default_batch(detector)
+        self.batcher = BatchingDetector(detector, max_frames, config.batch.timeout_ms / 1000)
         self.registry, latency, size = make_registry(self)
 
         def observed(batch: int, seconds: float) -> None:
