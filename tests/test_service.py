@@ -128,6 +128,9 @@ def test_two_cameras_one_detector_metrics_and_five_camera_outages(tmp_path):
     ({"detect": {"fps": 0}}, "fps must be in (0, 60]"),
     ({"cameras": {}}, "at least one camera"),
     ({"cameras": {"a": {"source": "test", "classes": ["unicorn"]}}}, "unknown class 'unicorn'"),
+    ({"batch": {"max_frames": 65}}, "max_frames must be in 0..64"),
+    ({"fallback": "assets/kestrel-lite0-320.onnx"}, "only a triton:// model has a fallback"),
+    ({"model": "triton://127.0.0.1:1/m", "fallback": "missing.onnx"}, "fallback: missing.onnx not found"),
 ])  # fmt: skip
 def test_a_bad_service_config_is_one_error_line(tmp_path, change, fragment):
     config = {"cameras": {"a": {"source": "test"}}, **change}
@@ -293,3 +296,18 @@ def test_retention_deletes_old_and_oldest_files_first_but_never_events_or_the_ri
     assert deleted == {"clips/a/2.mp4", "clips/b/3.mp4"}  # the oldest first, until under 90 % of the quota
     assert enforce(tmp_path, 0, quota_gb, now) == []  # under it: nothing more goes
     assert files["events/a.jsonl"].exists() and files["segments/a/c0001-000001.mp4"].exists()
+
+
+def test_the_shared_detector_batches_only_where_batching_pays():
+    """One call per frame on the CPU (benchmarks/serve_capacity.py measured no gain from batches of 8 there)."""
+    from app.commands.run_cmd import LABEL_IOU
+    from app.models import DEFAULT
+    from app.service.batcher import default_batch
+    from detector.detector import Detector
+
+    assert default_batch(Detector.load(DEFAULT, label_iou=LABEL_IOU)) == 1
+
+    class Remote:  # a detector without an ONNX Runtime session: a GPU backend or a Triton server
+        backend = object()
+
+    assert default_batch(Remote()) == 8
