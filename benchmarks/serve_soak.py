@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-gb", type=float, default=0.2, help="storage quota (default 0.2 GB)")
     parser.add_argument("--keep-s", type=float, default=60.0, help="each camera's segment ring (default 60 s)")
     parser.add_argument("--flap-every", type=float, default=120.0, help="seconds between camera outages")
+    parser.add_argument("--no-clips", action="store_true", help="no event clips (isolates the recording path)")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "serve-soak.json")
     args = parser.parse_args(argv)
     import paho.mqtt.client as mqtt
@@ -109,9 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     consumer.connect("127.0.0.1", mqtt_port)
     consumer.loop_start()
     storage = work / "data"
+    record = {"keep_s": args.keep_s, "events": not args.no_clips}
     config = {"detect": {"fps": 5}, "http": {"port": http}, "mqtt": {"host": "127.0.0.1", "port": mqtt_port},
               "storage": {"path": str(storage), "max_gb": args.max_gb},
-              "cameras": {name: {"source": f"rtsp://127.0.0.1:{c.port}/stream", "record": {"keep_s": args.keep_s}}
+              "cameras": {name: {"source": f"rtsp://127.0.0.1:{c.port}/stream", "record": record}
                           for name, c in cameras.items()}}  # fmt: skip
     (work / "serve.yaml").write_text(yaml.safe_dump(config))
     log = open(work / "serve.log", "w")  # noqa: SIM115 - the service's log for the whole run
