@@ -311,3 +311,14 @@ def test_the_shared_detector_batches_only_where_batching_pays():
         backend = object()
 
     assert default_batch(Remote()) == 8
+
+
+def test_the_service_fixes_glibcs_mmap_threshold():
+    """Frame buffers stay mmapped (app/service/memory.py); on glibc the setting is taken."""
+    import platform
+
+    from app.service.memory import keep_frame_buffers_mapped
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc only")
+    assert keep_frame_buffers_mapped() is True

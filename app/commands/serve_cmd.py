@@ -21,8 +21,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..service.config import load_service_config
+    from ..service.memory import keep_frame_buffers_mapped
     from ..service.service import Service
     from .run_cmd import default_model
+
+    keep_frame_buffers_mapped()  # before the cameras allocate their first frames
 
     config = load_service_config(args.config)
     service = Service(config, config.model_ref() or default_model())
