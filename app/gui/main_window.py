@@ -31,6 +31,7 @@ from ..capture.spec import SourceSpec
 from ..commands.run_cmd import LABEL_IOU
 from .bridge import SessionBridge
 from .file_session import FileSession
+from .history import history, remember
 from .live_session import LiveSession
 from .panels import DetectionPanel, EventLogView, ObjectsPanel, SourcePanel, StatsPanel
 from .processor import FrameProcessor, ViewResult
@@ -41,7 +42,6 @@ from .transport import TransportBar, format_time
 from .video_view import VideoView
 
 VIDEO_FILTER = "Videos (*.mp4 *.mkv *.avi *.mov *.ts *.webm *.m4v);;All files (*)"
-MAX_HISTORY = 10
 
 
 class MainWindow(QMainWindow):
@@ -151,7 +151,7 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         self.detection_panel.set_thresholds(float(s.value("conf", 0.35)), float(s.value("iou", 0.6)))
         self.detection_panel.classes.setText(str(s.value("classes", "")))
-        self.source_panel.set_history(self._history("rtsp_history"))
+        self.source_panel.set_history(history(self.settings, "rtsp_history"))
 
     def _start_camera_watcher(self) -> None:
         try:
@@ -226,7 +226,7 @@ class MainWindow(QMainWindow):
         self.bridge.logged.connect(self.event_log.add_line)
         if spec.kind == "file":
             self.session = FileSession(spec, self.processor, self.bridge)
-            self._remember("recent_files", text)
+            remember(self.settings, "recent_files", text)
             self.review.open(Path(spec.location), self.model_path)
         else:
             self.review.hide()
@@ -394,10 +394,6 @@ class MainWindow(QMainWindow):
         return path
 
     # -- settings and closing -------------------------------------------------------------
-    def _history(self, key: str) -> list[str]:
-        value = self.settings.value(key, [])
-        return [value] if isinstance(value, str) else list(value or [])
-
     def _remember_url(self, url: str) -> None:
         """URL history without secrets on disk: the settings file keeps the URL with its user info and
         credential parameters removed; the full URL lives only in this window's memory, for this session
@@ -405,12 +401,8 @@ class MainWindow(QMainWindow):
         stored = strip_secrets(url)
         if stored != url:
             self.session_urls[stored] = url
-        self._remember("rtsp_history", stored)
-        self.source_panel.set_history(self._history("rtsp_history"))
-
-    def _remember(self, key: str, text: str) -> None:
-        items = [text] + [h for h in self._history(key) if h != text]
-        self.settings.setValue(key, items[:MAX_HISTORY])
+        remember(self.settings, "rtsp_history", stored)
+        self.source_panel.set_history(history(self.settings, "rtsp_history"))
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.stats_timer.stop()
