@@ -5,6 +5,7 @@
 Rows: the teacher (NanoDet-Plus-m-416 from ../shared, imported), the dense student and the 2:4-sparse
 student (assets/). Columns:
   mAP, AP50      COCO tiny val (80 images never trained on), reference pre-processing, score > 0.05
+  road mAP       the same on highway-od val (487 road photos never trained on)
   fit mAP        the same on COCO tiny *train* (80 images the students trained on): a student that fits
                  them as well as another but scores lower on val lost generalisation, not capacity
   agree AP50     AP50 of the model against the teacher's detections (score >= 0.35) on frames of the
@@ -12,6 +13,9 @@ student (assets/). Columns:
   latency        median ms per frame end to end (pre-processing, network, decode, NMS) on a 640x360
                  frame, ONNX Runtime with 2 threads, each model in its own process, interleaved rounds
   params, MB     parameters in the ONNX initializers, package file size
+  2cls, phantom  over 60 frames of every shared clip: frames where one object carries boxes of two classes,
+                 and frames holding a static box the teacher does not confirm (trainer/clip_checks.py);
+                 per-clip counts in the JSON
 """
 
 from __future__ import annotations
@@ -28,10 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared"
 TEACHER_PARAM = SHARED / "weights" / "nanodet" / "nanodet-plus-m_416.param"
-RECIPE = ROOT / "configs" / "default-lite0-320-distill.yaml"
+RECIPE = ROOT / "configs" / "road-lite0-320-distill.yaml"
+CLIPS = SHARED / "data" / "videos"
 
 
-def held_out_frames(per_clip: int = 20) -> list:
+def held_out_frames(recipe: Path, per_clip: int = 20) -> list:
     """Frames of each recipe clip at indices the recipe did not sample (the next unsampled index)."""
     import cv2
 
@@ -39,7 +44,7 @@ def held_out_frames(per_clip: int = 20) -> list:
     from trainer.data.video import sample_frame_indices
 
     frames = []
-    for entry in load_config(str(RECIPE)).data.train:
+    for entry in load_config(str(recipe)).data.train:
         if entry.type != "video":
             continue
         cap = cv2.VideoCapture(str(ROOT / entry.video) if not Path(entry.video).is_absolute() else entry.video)
@@ -119,6 +124,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dense", type=Path, default=ROOT / "assets" / "kestrel-lite0-320.onnx")
     parser.add_argument("--sparse", type=Path, default=ROOT / "assets" / "kestrel-lite0-320-2of4.onnx")
+    parser.add_argument("--recipe", type=Path, default=RECIPE,
+                        help="the recipe the students trained with: its video frames are left out of agreement")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "measurements" / "cpu-default-model.json")
@@ -130,6 +137,7 @@ def main() -> int:
     from detector import Detector
     from detector.ncnn.importer import import_ncnn
     from detector.sparsity_report import sparsity_report
+    from trainer.clip_checks import check_clip
     from trainer.coco_eval import CocoSplit, evaluate
 
     teacher_pkg = ROOT / "build" / "models" / "nanodet-plus-m_416.onnx"
@@ -140,7 +148,8 @@ def main() -> int:
     split = CocoSplit(SHARED / "data/coco/tiny/annotations/instances_val2017.json", SHARED / "data/coco/tiny/val2017")
     seen = CocoSplit(SHARED / "data/coco/tiny/annotations/instances_train2017.json",
                      SHARED / "data/coco/tiny/train2017")  # fmt: skip
-    frames = held_out_frames()
+    road = CocoSplit(SHARED / "data/highway-od/annotations/instances_val.json", SHARED / "data/highway-od/val")
+    frames = held_out_frames(args.recipe)
     teacher = Detector.load(teacher_pkg, conf=0.35, threads=args.threads)
     teacher_dets = [teacher(f) for f in frames]
     rows = {}
@@ -151,10 +160,17 @@ def main() -> int:
         eligible = [r for r in sparsity_report(pkg) if r.eligible]
         rows[name] = {"package": str(pkg.relative_to(ROOT)) if pkg.is_relative_to(ROOT) else str(pkg),
                       "mAP": round(metrics["mAP"], 4), "AP50": round(metrics["AP50"], 4),
+                      "road_mAP": round(evaluate(det, road, progress=False)["mAP"], 4),
                       "fit_mAP": round(evaluate(det, seen, progress=False)["mAP"], 4),
                       "agree_AP50": round(agreement_ap50(det, teacher_dets, frames), 4),
                       "params_M": round(params, 3), "file_MB": round(mb, 2),
                       "layers_2of4": f"{sum(r.compliance == 1.0 for r in eligible)}/{len(eligible)}"}  # fmt: skip
+        raw = Detector.load(pkg, conf=0.35, threads=args.threads)  # the app's confidence, multi-label output
+        checks = [check_clip(clip, raw, teacher) for clip in sorted(CLIPS.iterdir())]
+        rows[name] |= {"two_class_frames": sum(c.two_class_frames for c in checks),
+                       "phantom_frames": sum(c.phantom_frames for c in checks),
+                       "clips": {c.clip: {"frames": c.frames, "two_class": c.two_class_frames,
+                                          "phantom": c.phantom_frames} for c in checks}}  # fmt: skip
         print(f"evaluated {name}", file=sys.stderr)
     workers = [Worker(name, e2e_step, str(pkg), args.threads) for name, pkg in models.items()]
     try:
@@ -166,12 +182,15 @@ def main() -> int:
     for row in summarise(samples, reference=reference):
         rows[row["runtime"]] |= {"latency_ms": row["median_ms"], "latency_p90_ms": row["p90_ms"]}
     print(f"{len(frames)} held-out video frames; latency: 640x360 frame, {args.threads} threads, {os.cpu_count()} cpus")
-    keys = ["mAP", "AP50", "fit_mAP", "agree_AP50", "latency_ms", "params_M", "file_MB", "layers_2of4"]
+    keys = ["mAP", "AP50", "road_mAP", "fit_mAP", "agree_AP50", "latency_ms", "params_M", "file_MB", "layers_2of4",
+            "two_class_frames", "phantom_frames"]
     print(f"{'model':28s}" + "".join(f"{k:>12s}" for k in keys))
     for name, row in rows.items():
         print(f"{name:28s}" + "".join(f"{row[k]!s:>12s}" for k in keys))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"frames": len(frames), "threads": args.threads, "rows": rows}, indent=2))
+    command = " ".join(["scripts/default_model_report.py", *sys.argv[1:]])
+    args.out.write_text(json.dumps({"command": command, "frames": len(frames), "threads": args.threads,
+                                    "rows": rows}, indent=2))  # fmt: skip
     print(f"wrote {args.out}")
     return 0
 

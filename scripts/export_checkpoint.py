@@ -1,10 +1,11 @@
 """Export a training run's latest checkpoint (its EMA weights, as evaluation uses) as a model package, while the
 run goes on — to try a long run's model mid-way in `kestrel run`, `kestrel eval` or a benchmark.
 
-    .venv/bin/python scripts/export_checkpoint.py CONFIG.yaml OUT.onnx [--weights model|ema]
+    .venv/bin/python scripts/export_checkpoint.py CONFIG.yaml OUT.onnx [--weights model|ema] [--input-size N]
 
 CONFIG is the run's recipe (its model section builds the network); the weights come from OUTPUT/last/ of that
-recipe. Nothing in the run's folder is written.
+recipe. Nothing in the run's folder is written. ``--input-size`` exports the same weights for another square
+input (a multiple of 32): what a model trained at one size scores and costs at another.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ def main() -> int:
     parser.add_argument("config", help="the run's training recipe (YAML)")
     parser.add_argument("out", type=Path, help="the package to write (.onnx)")
     parser.add_argument("--weights", choices=("ema", "model"), default="ema")
+    parser.add_argument("--input-size", type=int, help="square network input in pixels (default: the recipe's)")
     args = parser.parse_args()
     import dataclasses
 
@@ -34,6 +36,10 @@ def main() -> int:
     cfg = load_config(args.config)
     mcfg = cfg.model_config()
     mcfg = dataclasses.replace(mcfg, backbone=dataclasses.replace(mcfg.backbone, pretrained=False))
+    if args.input_size:
+        if args.input_size % 32:
+            raise SystemExit(f"--input-size {args.input_size}: must be a multiple of 32")
+        mcfg = dataclasses.replace(mcfg, input_size=args.input_size)
     weights = Path(cfg.output) / cfg.name / "last" / f"{args.weights}.safetensors"
     if not weights.is_file():
         raise SystemExit(f"no checkpoint at {weights}")

@@ -4,6 +4,7 @@ own parser; a camera's server killed and restarted while the other camera goes o
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -313,12 +314,33 @@ def test_the_shared_detector_batches_only_where_batching_pays():
     assert default_batch(Remote()) == 8
 
 
-def test_the_service_fixes_glibcs_mmap_threshold():
-    """Frame buffers stay mmapped (app/service/memory.py); on glibc the setting is taken."""
+def test_the_service_tunes_glibc_and_trims_freed_memory():
+    """Frame buffers stay mmapped, arenas are capped (app/service/memory.py), and a trim returns freed heap
+    pages: 80 MB of small blocks malloc'd and freed leave the resident size high until release_free_memory."""
+    import ctypes
     import platform
 
-    from app.service.memory import keep_frame_buffers_mapped
+    from app.service.memory import release_free_memory, tune_allocator
 
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("glibc only")
-    assert keep_frame_buffers_mapped() is True
+    assert tune_allocator() is True
+
+    def rss_mb() -> float:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    blocks = [libc.malloc(8192) for _ in range(10_000)]
+    for b in blocks:
+        ctypes.memset(b, 1, 8192)
+    keep = libc.malloc(64)  # a live block above them: the heap top cannot simply shrink
+    for b in blocks:
+        libc.free(b)
+    before = rss_mb()
+    unchanged = rss_mb()  # nothing gives the pages back by itself
+    assert release_free_memory() is True
+    after = rss_mb()
+    libc.free(keep)
+    assert before - unchanged < 5 and before - after > 40, (before, unchanged, after)

@@ -7,6 +7,8 @@ import signal
 import sys
 from pathlib import Path
 
+TRIM_EVERY_S = 30.0  # how often freed heap pages go back to the system (app/service/memory.py)
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the multi-camera surveillance service from a YAML config",
@@ -21,19 +23,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..service.config import load_service_config
-    from ..service.memory import keep_frame_buffers_mapped
+    from ..service.memory import release_free_memory, tune_allocator
     from ..service.service import Service
     from .run_cmd import default_model
 
-    keep_frame_buffers_mapped()  # before the cameras allocate their first frames
+    tune_allocator()  # before the cameras start their threads and allocate their first frames
 
     config = load_service_config(args.config)
     service = Service(config, config.model_ref() or default_model())
     previous = {s: signal.signal(s, lambda *_: service.stop_event.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         service.start()
-        while not service.stop_event.wait(0.5):
-            pass
+        while not service.stop_event.wait(TRIM_EVERY_S):
+            release_free_memory()
     finally:
         service.stop()  # still under our handlers: a second signal while stopping is no traceback
         for s, handler in previous.items():
