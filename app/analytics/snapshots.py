@@ -40,13 +40,15 @@ class SnapshotStore:
         kept = self.best.get(t.id)
         if kept is not None and quality < kept.quality * IMPROVE:
             return
-        framed = image.copy()
-        cv2.rectangle(framed, (x1, y1), (x2, y2), (0, 200, 255), 2)
-        cv2.putText(framed, f"#{t.id} {label} {pts_s:.1f}s", (x1, max(y1 - 6, 12)), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+        scale = min(self.max_side / max(h, w), 1.0)
+        if scale < 1:  # shrink first, then draw: a 720p frame is never copied or filtered at full size
+            framed = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR)
+        else:
+            framed = image.copy()
+        bx1, by1, bx2, by2 = (round(v * scale) for v in (x1, y1, x2, y2))
+        cv2.rectangle(framed, (bx1, by1), (bx2, by2), (0, 200, 255), 2)
+        cv2.putText(framed, f"#{t.id} {label} {pts_s:.1f}s", (bx1, max(by1 - 6, 12)), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
                     (0, 200, 255), 1, cv2.LINE_AA)  # fmt: skip
-        scale = self.max_side / max(h, w)
-        if scale < 1:
-            framed = cv2.resize(framed, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
         crop = cv2.imencode(".jpg", image[y1:y2, x1:x2], [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
         frame = cv2.imencode(".jpg", framed, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
         self.best[t.id] = _Best(quality, crop, frame)
