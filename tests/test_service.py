@@ -113,6 +113,7 @@ def test_two_cameras_one_detector_metrics_and_five_camera_outages(tmp_path):
         assert metrics[("kestrel_frames_detected_total", name)] == pytest.approx(detected, abs=3)
         assert metrics[("kestrel_frames_decoded_total", name)] > metrics[("kestrel_frames_detected_total", name)]
     assert metrics[("kestrel_detector_batch_size_count", None)] > 0
+    assert metrics[("process_resident_memory_bytes", None)] > 50e6  # the process's own memory, for long runs
     # 15 fps cameras sampled at 5 and 2 fps: detection follows the configured rates
     ratio = final["door"]["frames_detected"] / max(final["yard"]["frames_detected"], 1)
     assert 1.5 < ratio < 4.0

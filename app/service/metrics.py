@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 
@@ -49,6 +49,7 @@ class CameraCollector:
 def make_registry(service) -> tuple[CollectorRegistry, Histogram, Histogram]:
     registry = CollectorRegistry()
     registry.register(CameraCollector(service))
+    ProcessCollector(registry=registry)  # process_resident_memory_bytes, CPU seconds, open fds: a months-long run
     latency = Histogram("kestrel_detector_batch_seconds", "time of one detector batch", registry=registry,
                         buckets=(0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28))  # fmt: skip
     size = Histogram("kestrel_detector_batch_size", "frames per detector batch", registry=registry,
