@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -67,6 +68,18 @@ def shown_pts(win) -> int:
     return win.current.frame.pts_ns if win.current is not None else -1
 
 
+def settled_pts(qtbot, win, quiet_ms: int = 500) -> int:
+    """The shown frame once no new one has come for ``quiet_ms`` (frames decoded before a pause may still land
+    under load); fails after WAIT_MS if frames keep coming."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while time.monotonic() < deadline:
+        before = shown_pts(win)
+        qtbot.wait(quiet_ms)
+        if shown_pts(win) == before:
+            return before
+    raise AssertionError("frames kept coming after pause")
+
+
 def test_file_playback_pause_step_seek_and_thresholds(qtbot, window):
     clip = str(need_shared("data", "videos", "highway-720p.mp4"))
     source_pts = [f.pts_ns for f in GstCapture(SourceSpec.parse(clip)).open()]
@@ -75,9 +88,8 @@ def test_file_playback_pause_step_seek_and_thresholds(qtbot, window):
     assert window.transport.play_button.text() == "Pause" and window.transport.slider.isEnabled()
     qtbot.keyClick(window, " ")  # Space pauses
     qtbot.waitUntil(lambda: window.transport.play_button.text() == "Play", timeout=WAIT_MS)
-    qtbot.wait(300)
-    paused = shown_pts(window)
-    qtbot.wait(500)
+    paused = settled_pts(qtbot, window)
+    qtbot.wait(1000)
     assert shown_pts(window) == paused  # really paused
     i = source_pts.index(paused)
     window.transport.forward_button.click()
