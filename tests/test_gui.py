@@ -123,6 +123,22 @@ def test_file_playback_pause_step_seek_and_thresholds(qtbot, window):
     assert window.stats_panel.labels["detect"].text().endswith("ms")
 
 
+def test_pausing_while_frames_are_skipped_shows_the_frame_steps_start_from(qtbot, window):
+    """At 4x a 720p clip outruns the detector, so frames are decoded but skipped; pausing then shows the
+    session's own frame, and a step forward shows exactly the next one."""
+    clip = str(need_shared("data", "videos", "highway-720p.mp4"))
+    source_pts = [f.pts_ns for f in GstCapture(SourceSpec.parse(clip)).open()]
+    assert window.open_source(clip)
+    qtbot.waitUntil(lambda: window.shown_frames >= 2, timeout=WAIT_MS)
+    window.session.set_speed(4.0)
+    qtbot.waitUntil(lambda: window.session.skipped >= 3, timeout=WAIT_MS)
+    window.session.pause()
+    paused = settled_pts(qtbot, window)
+    assert paused == window.session.current.pts_ns
+    window.transport.forward_button.click()
+    qtbot.waitUntil(lambda: shown_pts(window) == source_pts[source_pts.index(paused) + 1], timeout=WAIT_MS)
+
+
 def test_record_snapshot_switch_source_and_close_mid_stream(qtbot, window, tmp_path):
     assert window.open_source(str(SAMPLE))
     qtbot.waitUntil(lambda: window.shown_frames >= 3, timeout=WAIT_MS)

@@ -34,6 +34,7 @@ class FileSession(Session):
         self.playing, self.speed, self.autoplay = False, 1.0, autoplay
         self.fps, self.duration_s, self.skipped = 30.0, 0.0, 0
         self.anchor: tuple[int, float] | None = None  # (pts, monotonic) the pacing clock started at
+        self.unshown = False  # ``current`` was decoded but skipped to keep time: the view shows an older frame
 
     # -- commands (any thread) ------------------------------------------------------------
     def play(self) -> None:
@@ -127,7 +128,7 @@ class FileSession(Session):
                 return
         elif -wait > 1.0 / self.fps and not self.processor.recorder.active:
             self.skipped += 1  # behind the clock by more than a frame: keep time, skip showing this one
-            self.current = frame
+            self.current, self.unshown = frame, True
             return
         self._show(frame)
 
@@ -136,11 +137,13 @@ class FileSession(Session):
         return self.readahead.pop(0) if self.readahead else self.cap.read()
 
     def _show(self, frame: Frame) -> None:
-        self.current = frame
+        self.current, self.unshown = frame, False
         self.events.frame(self.processor.process(frame))
 
     def _set_playing(self, playing: bool) -> None:
         self.playing, self.anchor = playing, None
+        if not playing and self.unshown and self.current is not None:
+            self._show(self.current)  # paused on a skipped frame: show it, so steps go from what is on screen
         self.events.state("playing" if playing else "paused", {})
 
     def _at_end(self) -> bool:
