@@ -20,18 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-SHARED = ROOT.parent / "shared"
-TEACHER_PARAM = SHARED / "weights" / "nanodet" / "nanodet-plus-m_416.param"
-
-
-def e2e_step(package: str, threads: int):
-    import numpy as np
-
-    from detector import Detector
-
-    det = Detector.load(package, backend="onnxruntime", threads=threads, conf=0.35)
-    frame = np.random.default_rng(0).integers(0, 255, (360, 640, 3), dtype=np.uint8)
-    return lambda: det(frame)
+from benchmarks._models import TEACHER_PARAM, e2e_step, teacher_package, validation_sets  # noqa: E402
 
 
 def main() -> int:
@@ -48,17 +37,10 @@ def main() -> int:
 
     from benchmarks._workers import Worker, interleave, summarise
     from detector import Detector
-    from detector.ncnn.importer import import_ncnn
-    from trainer.coco_eval import CocoSplit, evaluate
+    from trainer.coco_eval import evaluate
 
-    teacher = ROOT / "build" / "models" / "nanodet-plus-m_416.onnx"
-    if not teacher.exists():
-        import_ncnn(TEACHER_PARAM, teacher)
-    sets = {"coco_tiny_mAP": CocoSplit(SHARED / "data/coco/tiny/annotations/instances_val2017.json",
-                                       SHARED / "data/coco/tiny/val2017"),
-            "highway_od_mAP": CocoSplit(SHARED / "data/highway-od/annotations/instances_val.json",
-                                        SHARED / "data/highway-od/val")}  # fmt: skip
-    models = {"teacher NanoDet-Plus-m-416": teacher, **{p.name: p for p in args.packages}}
+    sets = {f"{name}_mAP": split for name, split in validation_sets().items()}
+    models = {"teacher NanoDet-Plus-m-416": teacher_package(), **{p.name: p for p in args.packages}}
     rows = {}
     for name, pkg in models.items():
         det = Detector.load(pkg, conf=0.05, iou=0.6, max_det=100, threads=args.threads)

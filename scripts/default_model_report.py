@@ -31,16 +31,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-SHARED = ROOT.parent / "shared"
-TEACHER_PARAM = SHARED / "weights" / "nanodet" / "nanodet-plus-m_416.param"
+from benchmarks._models import SHARED, TEACHER_PARAM, e2e_step, teacher_package, validation_sets  # noqa: E402
+
 RECIPE = ROOT / "configs" / "road-lite0-320-distill.yaml"
 CLIPS = SHARED / "data" / "videos"
 
 
 def held_out_frames(recipe: Path, per_clip: int = 20) -> list:
     """Frames of each recipe clip at indices the recipe did not sample (the next unsampled index)."""
-    import cv2
-
+    from trainer.clip_checks import frame_count, read_frames
     from trainer.config import load_config
     from trainer.data.video import sample_frame_indices
 
@@ -48,8 +47,8 @@ def held_out_frames(recipe: Path, per_clip: int = 20) -> list:
     for entry in load_config(str(recipe)).data.train:
         if entry.type != "video":
             continue
-        cap = cv2.VideoCapture(str(ROOT / entry.video) if not Path(entry.video).is_absolute() else entry.video)
-        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        path = ROOT / entry.video if not Path(entry.video).is_absolute() else Path(entry.video)
+        total = frame_count(path)
         trained = set(sample_frame_indices(total, entry.frames))
         wanted = set()
         for i in sample_frame_indices(total, per_clip):
@@ -57,16 +56,7 @@ def held_out_frames(recipe: Path, per_clip: int = 20) -> list:
                 i += 1
             if i not in trained:
                 wanted.add(i)
-        index = 0
-        while wanted:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            if index in wanted:
-                frames.append(frame)
-                wanted.discard(index)
-            index += 1
-        cap.release()
+        frames += read_frames(path, wanted)
     return frames
 
 
@@ -102,16 +92,6 @@ def agreement_ap50(student, teacher_dets: list, frames: list) -> float:
     return float(ev.stats[1])
 
 
-def e2e_step(package: str, threads: int):
-    import numpy as np
-
-    from detector import Detector
-
-    det = Detector.load(package, backend="onnxruntime", threads=threads, conf=0.35)
-    frame = np.random.default_rng(0).integers(0, 255, (360, 640, 3), dtype=np.uint8)
-    return lambda: det(frame)
-
-
 def model_size(package: Path) -> tuple[float, float]:
     import numpy as np
     import onnx
@@ -136,20 +116,16 @@ def main() -> int:
         return 2
     from benchmarks._workers import Worker, interleave, summarise
     from detector import Detector
-    from detector.ncnn.importer import import_ncnn
     from detector.sparsity_report import sparsity_report
     from trainer.clip_checks import check_clip, sample_frames
     from trainer.coco_eval import CocoSplit, evaluate
 
-    teacher_pkg = ROOT / "build" / "models" / "nanodet-plus-m_416.onnx"
-    if not teacher_pkg.exists():
-        import_ncnn(TEACHER_PARAM, teacher_pkg)
+    teacher_pkg = teacher_package()
     models = {"teacher NanoDet-Plus-m-416": teacher_pkg, "dense student": args.dense, "2:4 student": args.sparse}
     models = {k: v for k, v in models.items() if v.exists()}
-    split = CocoSplit(SHARED / "data/coco/tiny/annotations/instances_val2017.json", SHARED / "data/coco/tiny/val2017")
+    split, road = validation_sets().values()
     seen = CocoSplit(SHARED / "data/coco/tiny/annotations/instances_train2017.json",
                      SHARED / "data/coco/tiny/train2017")  # fmt: skip
-    road = CocoSplit(SHARED / "data/highway-od/annotations/instances_val.json", SHARED / "data/highway-od/val")
     frames = held_out_frames(args.recipe)
     teacher = Detector.load(teacher_pkg, conf=0.35, threads=args.threads)
     teacher_dets = [teacher(f) for f in frames]

@@ -29,14 +29,12 @@ class ClipCheck:
     phantom_frames: int
 
 
-def sample_frames(path: Path, count: int) -> list[np.ndarray]:
-    """``count`` frames evenly spaced over the clip (BGR)."""
+def read_frames(path: Path, indices) -> list[np.ndarray]:
+    """The clip's frames at ``indices`` (0-based, in order, BGR); fewer if the clip is shorter."""
     import cv2
 
     cap = cv2.VideoCapture(str(path))
-    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    wanted = set(np.linspace(0, max(total - 1, 0), min(count, max(total, 1))).round().astype(int).tolist())
-    frames, index = [], 0
+    wanted, frames, index = set(indices), [], 0
     while wanted:
         ok, frame = cap.read()
         if not ok:
@@ -47,6 +45,21 @@ def sample_frames(path: Path, count: int) -> list[np.ndarray]:
         index += 1
     cap.release()
     return frames
+
+
+def frame_count(path: Path) -> int:
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    cap.release()
+    return total
+
+
+def sample_frames(path: Path, count: int) -> list[np.ndarray]:
+    """``count`` frames evenly spaced over the clip (BGR)."""
+    total = frame_count(path)
+    return read_frames(path, np.linspace(0, max(total - 1, 0), min(count, max(total, 1))).round().astype(int).tolist())
 
 
 def two_class_frames(detections: list, same_box_iou: float = 0.8) -> int:
