@@ -39,3 +39,17 @@ def validation_sets() -> dict:
                                    SHARED / "data/coco/tiny/val2017"),
             "highway_od": CocoSplit(SHARED / "data/highway-od/annotations/instances_val.json",
                                     SHARED / "data/highway-od/val")}  # fmt: skip
+
+
+def latency_rows(models: dict[str, Path], threads: int, rounds: int) -> list[dict]:
+    """End-to-end latency of each package, each in its own process, in interleaved rounds of 20 frames;
+    summarise()'s rows, the first model the reference."""
+    from benchmarks._workers import Worker, interleave, summarise
+
+    workers = [Worker(name, e2e_step, str(pkg), threads) for name, pkg in models.items()]
+    try:
+        samples = interleave(workers, rounds, 20)
+    finally:
+        for w in workers:
+            w.close()
+    return summarise(samples, reference=next(iter(models)))

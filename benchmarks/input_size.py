@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks._models import TEACHER_PARAM, e2e_step, teacher_package, validation_sets  # noqa: E402
+from benchmarks._models import TEACHER_PARAM, latency_rows, teacher_package, validation_sets  # noqa: E402
 
 
 def main() -> int:
@@ -33,9 +33,6 @@ def main() -> int:
     if not TEACHER_PARAM.exists():
         print(f"needs {TEACHER_PARAM} (../shared is absent)", file=sys.stderr)
         return 2
-    import numpy as np
-
-    from benchmarks._workers import Worker, interleave, summarise
     from detector import Detector
     from trainer.coco_eval import evaluate
 
@@ -47,14 +44,9 @@ def main() -> int:
         rows[name] = {"input": f"{det.meta.input_width}x{det.meta.input_height}"}
         rows[name] |= {k: round(evaluate(det, split, progress=False)["mAP"], 4) for k, split in sets.items()}
         print(f"evaluated {name}", file=sys.stderr)
-    workers = [Worker(name, e2e_step, str(pkg), args.threads) for name, pkg in models.items()]
-    try:
-        samples = interleave(workers, args.rounds, 20)
-    finally:
-        for w in workers:
-            w.close()
-    for row in summarise(samples, reference=next(iter(models))):
-        ratio = row["median_ms"] / float(np.median(samples[next(iter(models))]))
+    latency = latency_rows(models, args.threads, args.rounds)
+    for row in latency:
+        ratio = row["median_ms"] / latency[0]["median_ms"]
         rows[row["runtime"]] |= {"latency_ms": row["median_ms"], "latency_vs_teacher": round(ratio, 3)}
     print(f"{'model':30s} {'input':>8s} {'COCO tiny':>10s} {'highway-od':>11s} {'ms':>7s} {'x teacher':>10s}")
     for name, r in rows.items():

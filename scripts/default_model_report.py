@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks._models import SHARED, TEACHER_PARAM, e2e_step, teacher_package, validation_sets  # noqa: E402
+from benchmarks._models import SHARED, TEACHER_PARAM, latency_rows, teacher_package, validation_sets  # noqa: E402
 
 RECIPE = ROOT / "configs" / "road-lite0-320-distill.yaml"
 CLIPS = SHARED / "data" / "videos"
@@ -114,7 +114,6 @@ def main() -> int:
     if not TEACHER_PARAM.exists():
         print(f"needs {TEACHER_PARAM} (../shared is absent)", file=sys.stderr)
         return 2
-    from benchmarks._workers import Worker, interleave, summarise
     from detector import Detector
     from detector.sparsity_report import sparsity_report
     from trainer.clip_checks import check_clip, sample_frames
@@ -152,14 +151,7 @@ def main() -> int:
                        "clips": {c.clip: {"frames": c.frames, "two_class": c.two_class_frames,
                                           "phantom": c.phantom_frames} for c in checks}}  # fmt: skip
         print(f"evaluated {name}", file=sys.stderr)
-    workers = [Worker(name, e2e_step, str(pkg), args.threads) for name, pkg in models.items()]
-    try:
-        samples = interleave(workers, args.rounds, 20)
-    finally:
-        for w in workers:
-            w.close()
-    reference = next(iter(models))
-    for row in summarise(samples, reference=reference):
+    for row in latency_rows(models, args.threads, args.rounds):
         rows[row["runtime"]] |= {"latency_ms": row["median_ms"], "latency_p90_ms": row["p90_ms"]}
     print(f"{len(frames)} held-out video frames; latency: 640x360 frame, {args.threads} threads, {os.cpu_count()} cpus")
     keys = ["mAP", "AP50", "road_mAP", "fit_mAP", "agree_AP50", "latency_ms", "params_M", "file_MB", "layers_2of4",
