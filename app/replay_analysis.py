@@ -27,7 +27,7 @@ from .analytics.rules_file import Rules
 from .capture.gst_capture import GstCapture
 from .capture.spec import SourceSpec
 
-VERSION = 1  # of the sidecar's layout; older sidecars are recomputed
+VERSION = 2  # of the sidecar: its layout and the tracking that fills it; older sidecars are recomputed
 MARKED = ("close_approach", "line_cross", "zone_enter", "loiter", "occupancy_start")  # worth a look, on the timeline
 VULNERABLE = ("person", "bicycle")  # their "new" is worth a look too: someone stepping out
 

@@ -150,3 +150,15 @@ def test_line_counts_in_events_equal_the_final_counts_on_a_road_clip(tmp_path):
     assert said == f"across: in {last['in']} out {last['out']}"  # what the HUD shows at the end
     counts = json.loads((tmp_path / "ev-counts.json").read_text())["lines"]["across"]
     assert sum(counts["in"].values()) == last["in"] and sum(counts["out"].values()) == last["out"]
+
+
+def test_counts_on_the_ground_truth_sequence_stay_within_a_tenth_of_the_reference(tmp_path):
+    """benchmarks/counting.py's lines on PETS09-S2L1: Kestrel's own detector, tracker and rules against the
+    counts the ground-truth tracks give (measured: 6 of 89)."""
+    need_shared("data", "mot", "PETS09-S2L1", "vtest.avi")
+    from benchmarks.counting import kestrel_counts, reference_counts
+
+    reference, counted = reference_counts(768, 576), kestrel_counts(tmp_path)
+    total = sum(sum(v.values()) for v in reference.values())
+    error = sum(abs(counted[n][d] - r) for n, v in reference.items() for d, r in v.items())
+    assert total == 89 and error <= 0.1 * total

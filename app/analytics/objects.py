@@ -8,6 +8,7 @@ from pathlib import Path
 from detector.detections import Detections
 
 from ..frame import Frame
+from .appearance import describe
 from .approach import CloseApproach
 from .camera_motion import CameraMotion
 from .events import ObjectEvents, snapshot_folder
@@ -51,7 +52,8 @@ class ObjectStage:
             self.rules.bind(frame.width, frame.height)
             detections = self.rules.unmasked(detections)
         affine = self.motion.update(frame.image, pts_s, detections.boxes) if self.motion is not None else None
-        shown = self.tracker.update(detections, pts_s, affine)
+        looks = describe(frame.image, detections.boxes) if self.tracker.uses_appearance else None
+        shown = self.tracker.update(detections, pts_s, affine, looks)
         if self.mot is not None:
             self.mot.add(self.tracker, shown)
         drawn = self.tracker.with_untracked(detections, shown) if untracked else self.tracker.as_detections(shown)

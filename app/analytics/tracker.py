@@ -1,14 +1,18 @@
 """Multi-object tracker: ByteTrack's two-stage association on a time-based Kalman filter, with OC-SORT's
 observation-centric re-update after a gap.
 
-Per frame (``update(detections, pts_s)``):
+Per frame (``update(detections, pts_s, motion, features)``):
 1. every track is predicted to the frame's timestamp (seconds, from the source: dropped frames and any frame
-   rate are handled by the real time step);
-2. detections at or above ``high_score`` are matched to the confirmed and lost tracks by IoU (Hungarian);
-3. detections between ``low_score`` and ``high_score`` are matched to the confirmed tracks still unmatched —
+   rate are handled by the real time step), and carried through the camera's own motion if given;
+2. a box drawn around two tracked objects at once (it covers most of both and is larger than either) is a
+   merge: it is neither matched nor starts a track, so neither object's path jumps to the other;
+3. detections at or above ``high_score`` are matched to the confirmed and lost tracks by IoU (Hungarian), plus
+   the direction term and, when the caller gives appearance descriptors (appearance.py), their similarity to
+   the track's — two people crossing have overlapping boxes but different clothes;
+4. detections between ``low_score`` and ``high_score`` are matched to the confirmed tracks still unmatched —
    an occluded person's weak box keeps its track alive instead of starting a new one;
-4. remaining strong detections are matched to tentative tracks; a tentative track missed once is dropped;
-5. strong detections still unmatched start tentative tracks; ``min_hits`` matches confirm one.
+5. remaining strong detections are matched to tentative tracks; a tentative track missed once is dropped;
+6. strong detections still unmatched start tentative tracks; ``min_hits`` matches confirm one.
 A track lost for longer than ``lost_s`` seconds ends. When a lost track is found again, its filter is re-run
 along a straight path between the two observations (OC-SORT's ORU), so the error it built up while
 coasting does not bend its velocity.
@@ -29,9 +33,9 @@ from scipy.optimize import linear_sum_assignment
 
 from detector.detections import Detections
 
-from . import kalman
+from . import appearance, kalman
 from .camera_motion import warp_points
-from .geometry import iou_matrix
+from .geometry import iou_matrix, merges
 
 VEHICLES = ("car", "truck", "bus", "motorcycle")
 PATH_KEEP = 600  # anchor path points kept per track (5 minutes at path_every_s 0.5)
@@ -55,6 +59,11 @@ class TrackerConfig:
     score_history: int = 64
     direction_weight: float = 0.2  # OC-SORT's velocity-direction consistency, added to IoU in the first stage
     direction_span_s: float = 0.4  # the direction of motion is taken over about this long
+    appearance_weight: float = 1.5  # colour-histogram similarity (appearance.py) added to IoU in the first stage
+    appearance_momentum: float = 0.9  # a track's descriptor: this much of the old, the rest of the new
+    appearance_overlap: float = 0.3  # a detection overlapping another this much (IoU) does not update it
+    merge_cover: float = 0.6  # a box covering this share of two confirmed tracks' boxes...
+    merge_growth: float = 1.2  # ...and this many times larger than each is two objects merged: ignored (0 = off)
     noise: kalman.MotionNoise = field(default_factory=kalman.MotionNoise)
 
 
@@ -77,6 +86,7 @@ class Track:
     observed: list[tuple[int, np.ndarray, float]] = field(default_factory=list)  # (frame, box, score) until confirmed
     last_obs_state: tuple[np.ndarray, np.ndarray] | None = None  # filter state right after the last observation
     matched_now: bool = True
+    feature: np.ndarray | None = None  # appearance descriptor (moving average), when the caller gives them
 
     @property
     def class_id(self) -> int:
@@ -116,12 +126,21 @@ class Tracker:
         self.ended: list[Track] = []  # ended by the last update
         self.frame_dts: deque = deque(maxlen=30)
         self.matched: dict[int, Track] = {}
+        self.features: np.ndarray | None = None  # this frame's appearance descriptors
 
     # -- public ---------------------------------------------------------------------------------
-    def update(self, detections: Detections, pts_s: float, motion: np.ndarray | None = None) -> list[Track]:
+    @property
+    def uses_appearance(self) -> bool:
+        return self.cfg.appearance_weight > 0
+
+    def update(self, detections: Detections, pts_s: float, motion: np.ndarray | None = None,
+               features: np.ndarray | None = None) -> list[Track]:  # fmt: skip
         """Feed one frame; returns the confirmed tracks observed in it (what to show and report). ``motion``: the
-        camera's own motion since the previous frame (a 2x3 affine, see camera_motion.py), if it moves."""
+        camera's own motion since the previous frame (a 2x3 affine, see camera_motion.py), if it moves;
+        ``features``: the detections' appearance descriptors (appearance.describe), used when configured."""
         cfg = self.cfg
+        self.features = features if self.uses_appearance else None
+        self.crowded: np.ndarray | None = None  # per detection: overlaps another (computed when first needed)
         self.frame += 1
         self.activated, self.ended = [], []
         dt = 0.0 if self.last_pts is None else max(pts_s - self.last_pts, 0.0)
@@ -135,12 +154,15 @@ class Tracker:
             t.matched_now = False
         boxes = detections.boxes.astype(np.float64)
         scores, classes = detections.scores.astype(np.float64), detections.class_ids.astype(np.int64)
+        if cfg.merge_cover:
+            scores = self._without_merges(boxes, scores)
         strong = np.nonzero(scores >= cfg.high_score)[0]
         weak = np.nonzero((scores >= cfg.low_score) & (scores < cfg.high_score))[0]
         confirmed = [t for t in self.tracks if t.state in ("confirmed", "lost")]
         tentative = [t for t in self.tracks if t.state == "tentative"]
         pairs, left_tracks, left_strong = self._match(confirmed, strong, boxes, classes, cfg.match_iou,
-                                                      scores if cfg.direction_weight else None)  # fmt: skip
+                                                      scores if cfg.direction_weight else None,
+                                                      looks=self.features is not None)  # fmt: skip
         alive = [t for t in left_tracks if t.state == "confirmed"]
         pairs2, _, _ = self._match(alive, weak, boxes, classes, cfg.low_match_iou)
         pairs3, left_tentative, left_strong = self._match(tentative, left_strong, boxes, classes,
@@ -226,10 +248,10 @@ class Tracker:
         return np.array([self.group_of.get(int(c), int(c)) for c in class_ids], np.int64)
 
     def _match(self, tracks: list[Track], det_index: np.ndarray, boxes: np.ndarray, classes: np.ndarray,
-               min_iou: float, scores: np.ndarray | None = None) -> tuple[list[tuple[Track, int]], list[Track],
-                                                                           np.ndarray]:  # fmt: skip
+               min_iou: float, scores: np.ndarray | None = None, looks: bool = False
+               ) -> tuple[list[tuple[Track, int]], list[Track], np.ndarray]:  # fmt: skip
         """Hungarian matching on IoU (class groups must agree), plus the direction term when ``scores`` are
-        given; returns pairs and what is left on each side."""
+        given and the appearance term when ``looks``; returns pairs and what is left on each side."""
         det_index = np.asarray(det_index, np.int64)
         if not tracks or not len(det_index):
             return [], list(tracks), det_index
@@ -238,6 +260,9 @@ class Tracker:
         same = self._group(np.array([t.class_id for t in tracks]))[:, None] == self._group(classes[det_index])[None]
         iou = np.where(same, iou, 0.0)
         gain = iou + self._direction(tracks, boxes[det_index], scores[det_index]) if scores is not None else iou
+        if looks:
+            known = [t.feature if t.feature is not None else np.zeros(appearance.DIM, np.float32) for t in tracks]
+            gain = gain + appearance.gain(np.stack(known), self.features[det_index], iou, self.cfg.appearance_weight)
         rows, cols = linear_sum_assignment(-gain)
         keep = iou[rows, cols] >= min_iou
         pairs = [(tracks[r], int(det_index[c])) for r, c in zip(rows[keep], cols[keep], strict=True)]
@@ -245,6 +270,18 @@ class Tracker:
         left_tracks = [t for i, t in enumerate(tracks) if i not in used_t]
         left_dets = np.array([d for j, d in enumerate(det_index) if j not in used_d], np.int64)
         return pairs, left_tracks, left_dets
+
+    def _without_merges(self, boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """Zero the score of boxes that merge two confirmed tracks: neither matched nor the start of a track.
+        Only confirmed tracks take part: a lost track's prediction drifts, and counting it would turn the box of
+        the person in front into a "merge" and lose them too. So a merge that lasts is refused in its first frame
+        only; from the next, both tracks are lost and one of them may take it."""
+        tracks = [t for t in self.tracks if t.state == "confirmed"]
+        if len(tracks) < 2:
+            return scores
+        found = merges(boxes, kalman.state_to_xyxy(np.stack([t.mean for t in tracks])), self.cfg.merge_cover,
+                       self.cfg.merge_growth)  # fmt: skip
+        return np.where(found.any(1), 0.0, scores)
 
     def _direction(self, tracks: list[Track], boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """OC-SORT's velocity-direction consistency: how well the direction from a track's last observation to
@@ -287,6 +324,8 @@ class Tracker:
             if len(t.scores) > cfg.score_history:
                 t.scores.popleft()
             t.median_score = _median(t.scores)
+            if self.features is not None:
+                self._remember_look(t, d, boxes)
             if t.state == "tentative":
                 t.observed.append((self.frame, t.box, float(scores[d])))
                 if t.hits >= cfg.min_hits:
@@ -295,6 +334,16 @@ class Tracker:
             else:
                 t.state = "confirmed"
             self._follow(t, pts_s)
+
+    def _remember_look(self, t: Track, d: int, boxes: np.ndarray) -> None:
+        """Blend the detection's descriptor into the track's, unless the box overlaps another detection (its
+        colours would be partly someone else's)."""
+        if self.crowded is None:
+            overlap = iou_matrix(boxes, boxes)
+            np.fill_diagonal(overlap, 0.0)
+            self.crowded = overlap.max(1, initial=0.0) >= self.cfg.appearance_overlap
+        if not self.crowded[d] and self.features[d].any():
+            t.feature = appearance.blend(t.feature, self.features[d], self.cfg.appearance_momentum)
 
     def _re_update(self, t: Track, box: np.ndarray, pts_s: float) -> None:
         """Re-run the filter from the last observation to ``box`` along a straight line of virtual
@@ -321,6 +370,8 @@ class Tracker:
             t.median_score = float(scores[d])
             t.observed.append((self.frame, t.box, float(scores[d])))
             t.last_obs_state = (t.mean.copy(), t.cov.copy())
+            if self.features is not None:
+                self._remember_look(t, d, boxes)
             if self.cfg.min_hits <= 1:
                 t.state = "confirmed"
                 self.activated.append(t)
