@@ -62,7 +62,9 @@ def detector():
 
 
 def track(dets: list, times: list, images: list | None, cmc: str, class_names, mot: Path | None = None) -> dict:
-    """Kestrel's tracker over cached detections; ``images`` feed the camera-motion estimate."""
+    """Kestrel's tracker over cached detections, as the app runs it; ``images`` feed the camera-motion estimate
+    and the appearance descriptors."""
+    from app.analytics.appearance import describe
     from app.analytics.camera_motion import CameraMotion
     from app.analytics.mot import MotWriter
     from app.analytics.tracker import Tracker, TrackerConfig
@@ -73,7 +75,7 @@ def track(dets: list, times: list, images: list | None, cmc: str, class_names, m
     last: dict[int, tuple[float, np.ndarray, int]] = {}
     for k, (d, t) in enumerate(zip(dets, times, strict=True)):
         affine = motion.update(images[k], t, d.boxes) if images is not None and cmc != "off" else None
-        shown = tracker.update(d, t, affine)
+        shown = tracker.update(d, t, affine, describe(images[k], d.boxes) if images is not None else None)
         if writer:
             writer.add(tracker, shown)
         for x in shown:
@@ -168,7 +170,7 @@ def cost_ms(clip: Path, n: int = 200) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "camera-motion.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "measurements" / "cpu-camera-motion.json")
     args = parser.parse_args()
     if not (MOT / "PETS09-S2L1" / "vtest.avi").exists():
         raise SystemExit("needs ../shared/data (PETS09-S2L1 and the shared videos)")
