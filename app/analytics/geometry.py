@@ -19,17 +19,15 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
-def merges(boxes: np.ndarray, tracked: np.ndarray, cover: float, growth: float) -> np.ndarray:
-    """(N, M) bool: box i is drawn around tracked box j as well as another — it covers at least ``cover`` of two
-    or more ``tracked`` boxes while being at least ``growth`` times larger than each of them: one box around two
-    objects, not an observation of either. (A box merely hiding an object behind it is no larger than its own
-    object's box, so it is not a merge.)"""
+def merged_boxes(boxes: np.ndarray, tracked: np.ndarray, cover: float, growth: float) -> np.ndarray:
+    """(N,) bool: which ``boxes`` cover at least ``cover`` of two or more ``tracked`` boxes while being at least
+    ``growth`` times larger than each of them — one box around two objects, not an observation of either. (A
+    box merely hiding an object behind it is no larger than its own object's box, so it is not a merge.)"""
     if len(tracked) < 2 or not len(boxes):
-        return np.zeros((len(boxes), len(tracked)), bool)
+        return np.zeros(len(boxes), bool)
     lt = np.maximum(boxes[:, None, :2], tracked[None, :, :2])
     rb = np.minimum(boxes[:, None, 2:], tracked[None, :, 2:])
     inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
     area = np.prod(np.clip(tracked[:, 2:] - tracked[:, :2], 1e-6, None), axis=1)
     own = np.prod(np.clip(boxes[:, 2:] - boxes[:, :2], 0, None), axis=1)
-    inside = (inter / area[None] >= cover) & (own[:, None] >= growth * area[None])
-    return inside & (inside.sum(1) >= 2)[:, None]
+    return ((inter / area[None] >= cover) & (own[:, None] >= growth * area[None])).sum(1) >= 2

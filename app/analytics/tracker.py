@@ -35,7 +35,7 @@ from detector.detections import Detections
 
 from . import appearance, kalman
 from .camera_motion import warp_points
-from .geometry import iou_matrix, merges
+from .geometry import iou_matrix, merged_boxes
 
 VEHICLES = ("car", "truck", "bus", "motorcycle")
 PATH_KEEP = 600  # anchor path points kept per track (5 minutes at path_every_s 0.5)
@@ -127,6 +127,7 @@ class Tracker:
         self.frame_dts: deque = deque(maxlen=30)
         self.matched: dict[int, Track] = {}
         self.features: np.ndarray | None = None  # this frame's appearance descriptors
+        self.crowded: np.ndarray | None = None  # this frame's: which detections overlap another (when needed)
 
     # -- public ---------------------------------------------------------------------------------
     @property
@@ -140,7 +141,7 @@ class Tracker:
         ``features``: the detections' appearance descriptors (appearance.describe), used when configured."""
         cfg = self.cfg
         self.features = features if self.uses_appearance else None
-        self.crowded: np.ndarray | None = None  # per detection: overlaps another (computed when first needed)
+        self.crowded = None
         self.frame += 1
         self.activated, self.ended = [], []
         dt = 0.0 if self.last_pts is None else max(pts_s - self.last_pts, 0.0)
@@ -279,9 +280,9 @@ class Tracker:
         tracks = [t for t in self.tracks if t.state == "confirmed"]
         if len(tracks) < 2:
             return scores
-        found = merges(boxes, kalman.state_to_xyxy(np.stack([t.mean for t in tracks])), self.cfg.merge_cover,
-                       self.cfg.merge_growth)  # fmt: skip
-        return np.where(found.any(1), 0.0, scores)
+        merged = merged_boxes(boxes, kalman.state_to_xyxy(np.stack([t.mean for t in tracks])), self.cfg.merge_cover,
+                              self.cfg.merge_growth)  # fmt: skip
+        return np.where(merged, 0.0, scores)
 
     def _direction(self, tracks: list[Track], boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """OC-SORT's velocity-direction consistency: how well the direction from a track's last observation to
