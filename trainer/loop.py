@@ -8,8 +8,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -48,14 +50,28 @@ def collate(samples: list[Sample]) -> tuple[torch.Tensor, list[Target], torch.Te
     return images, targets, torch.tensor([s.labeled for s in samples])
 
 
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def _quiet_worker(_worker_id: int) -> None:
     """Data workers leave Ctrl-C and SIGTERM to the main process, which saves and then ends them: a stop
     signal sent to the whole process group (a terminal's Ctrl-C, systemd, docker stop) must not kill a worker
-    first and turn the save into a DataLoader error."""
-    import signal
-
+    and turn the save into a DataLoader error. Workers start with the stop signals held (see
+    `_workers_started`), so one that arrives before this runs is discarded here, not fatal."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+
+
+def _workers_started(loader: DataLoader) -> Iterator:
+    """The loader's iterator, its workers forked with the stop signals held: PyTorch's worker start-up
+    installs a SIGTERM handler that dies on a signal from anyone but the parent, before `_quiet_worker`
+    runs. The main process takes a signal that arrived meanwhile as soon as the mask is restored."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        return iter(loader)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def pick_device(name: str) -> torch.device:
@@ -340,7 +356,7 @@ class Trainer(PruningSteps):
             for m in self.model.modules():
                 if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
                     m.eval()
-        bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{self.cfg.optim.epochs}", unit="batch",
+        bar = tqdm(_workers_started(loader), desc=f"epoch {self.epoch + 1}/{self.cfg.optim.epochs}", unit="batch",
                    disable=not (self.progress and self.is_main), file=sys.stderr, initial=self.step_in_epoch,
                    total=self.steps_per_epoch)  # fmt: skip
         t0 = time.perf_counter()
