@@ -14,22 +14,24 @@ F = 500.0  # focal length, pixels
 W, H = 640, 360
 
 
-def car_box(z: float, x_centre: float = 320.0, height_m: float = 1.5, ground_row: float = 330.0) -> np.ndarray:
-    """A car of ``height_m`` at distance z (metres) whose bottom sits at ``ground_row``, seen with focal F."""
+def car_box(z: float, x_centre: float = 320.0, height_m: float = 1.5, ground_row: float = 330.0,
+            width_m: float = 1.8) -> np.ndarray:  # fmt: skip
+    """A car (or any object of ``height_m`` x ``width_m``) at distance z (metres) whose bottom sits at
+    ``ground_row``, seen with focal F."""
     h = F * height_m / z
-    w = h * 1.2
+    w = F * width_m / z
     return np.array([x_centre - w / 2, ground_row - h, x_centre + w / 2, ground_row])
 
 
 def closing(z0: float, speed: float, fps: float = 30.0, seconds: float = 2.0, noise: float = 0.0, seed: int = 0,
-            lateral_m: float = 0.0):  # fmt: skip
+            lateral_m: float = 0.0, size_m: tuple[float, float] = (1.5, 1.8)):  # fmt: skip
     """(t, box, true TTC) of a car closing from z0 metres at ``speed`` m/s, ``lateral_m`` to the right of the
     camera's axis; heights carry relative noise."""
     rng = np.random.default_rng(seed)
     for k in range(int(seconds * fps)):
         t = k / fps
         z = z0 - speed * t
-        box = car_box(z, x_centre=W / 2 + F * lateral_m / z)
+        box = car_box(z, x_centre=W / 2 + F * lateral_m / z, height_m=size_m[0], width_m=size_m[1])
         box[[0, 2]] = np.clip(box[[0, 2]], 0, W)
         if noise:
             c, h = (box[1] + box[3]) / 2, (box[3] - box[1]) * (1 + rng.normal(0, noise))
@@ -105,8 +107,25 @@ def test_no_event_for_a_far_car_a_slow_approach_a_car_outside_the_corridor_or_a_
     assert feed(CloseApproach(NAMES, ApproachConfig(classes=("person",))), closing(6.0, 4.0, seconds=0.9)) == []
 
 
+def test_only_objects_in_the_ego_path_at_their_own_depth_warn():
+    """The path is 0.9 m either side of the heading: a car (1.8 m wide) 1.5 m aside overlaps it, one 2.5 m aside
+    passes beside it though its box meets the bottom-centre corridor long enough to warn; a person (0.5 m)
+    0.8 m aside is in it, 1.5 m aside is not."""
+    beside = list(closing(8.0, 5.0, seconds=0.9, lateral_m=2.5))
+    assert len(feed(CloseApproach(NAMES, ApproachConfig(ego_half_width_m=50.0)), beside)) == 1  # corridor alone
+    assert feed(CloseApproach(NAMES), beside) == []
+    assert len(feed(CloseApproach(NAMES), closing(6.0, 4.0, seconds=0.9, lateral_m=1.5))) == 1
+    person = (1.7, 0.5)
+    near = closing(6.0, 4.0, seconds=0.9, lateral_m=0.8, size_m=person)
+    assert len(feed(CloseApproach(NAMES), near, class_id=0)) == 1
+    aside = closing(6.0, 4.0, seconds=0.9, lateral_m=1.5, size_m=person)
+    assert feed(CloseApproach(NAMES), aside, class_id=0) == []
+
+
 def test_a_bad_setting_is_refused():
     with pytest.raises(ValueError, match="near"):
         ApproachConfig(near=1.5)
     with pytest.raises(ValueError, match="ttc_s"):
         ApproachConfig(ttc_s=0)
+    with pytest.raises(ValueError, match="heading"):
+        ApproachConfig(heading=1.2)

@@ -223,6 +223,9 @@ def test_events_reach_mqtt_in_order_after_a_broker_outage(tmp_path):
     assert [(e["type"], e["id"]) for e in listed if e["type"] in ("new", "update", "end")] == delivered  # same as MQTT
 
 
+ROLL_S = 1  # pre- and post-roll: short, so that people who leave the 10 s loop before its end have whole clips
+
+
 def test_each_end_event_has_a_clip_of_the_cameras_own_stream_spanning_pre_and_post(tmp_path):
     """A looping RTSP camera of people (the sample clip: H.264, 1 s GOP, no B-frames); clips cut from its own
     stream's segments without re-encoding."""
@@ -236,7 +239,7 @@ def test_each_end_event_has_a_clip_of_the_cameras_own_stream_spanning_pre_and_po
     assert server.stdout.readline().strip() == "ready"
     config = {"detect": {"fps": 5}, "http": {"port": http}, "storage": {"path": str(tmp_path / "data")},
               "cameras": {"hall": {"source": f"rtsp://127.0.0.1:{port}/stream", "classes": ["person"],
-                                   "record": {"pre_s": 2, "post_s": 2}}}}  # fmt: skip
+                                   "record": {"pre_s": ROLL_S, "post_s": ROLL_S}}}}  # fmt: skip
     serve = start_serve(tmp_path, config)
     events_file = tmp_path / "data" / "events" / "hall.jsonl"
     try:
@@ -261,7 +264,7 @@ def test_each_end_event_has_a_clip_of_the_cameras_own_stream_spanning_pre_and_po
     # objects whose window stays within one pass of the 10 s clip the server loops (across its restart the joined
     # file ends: a seam a real camera does not have, like the seam of a reconnect, which clips do not bridge yet)
     done = [e for e in ends if e["id"] in cut_while_running
-            and int(max(e["first_pts_s"] - 2, 0) // 10) == int((e["last_pts_s"] + 2) // 10)]  # fmt: skip
+            and int(max(e["first_pts_s"] - ROLL_S, 0) // 10) == int((e["last_pts_s"] + ROLL_S) // 10)]  # fmt: skip
     assert done, "no clip was cut"
     assert latest[0] == 200 and latest[1][:2] == b"\xff\xd8"  # a JPEG of the camera's newest frame
     for e in done:
@@ -271,7 +274,7 @@ def test_each_end_event_has_a_clip_of_the_cameras_own_stream_spanning_pre_and_po
         # its length in frames of the 10 fps camera (the looping test server restarts the clip's picture order at
         # each loop, which the joined file's timestamps follow; a real camera does not loop)
         length = len(list(GstCapture(SourceSpec.parse(e["clip"])).open())) / 10.0
-        expected = e["last_pts_s"] + 2 - max(e["first_pts_s"] - 2, 0.0)  # no pre-roll before the camera started
+        expected = e["last_pts_s"] + ROLL_S - max(e["first_pts_s"] - ROLL_S, 0.0)  # no pre-roll before the start
         assert expected - 1.5 <= length <= expected + 1.5, (e["id"], length, expected)  # a GOP (1 s) at each end
 
 

@@ -13,6 +13,13 @@ fast is not yet one. The same geometry holds for a fixed camera over a road, who
 come: close approach is meant for cameras on a vehicle, and the gate keeps such a view quiet only while its
 cars stay smaller than a quarter of the frame's height.
 
+Only objects in the ego path are considered: at the object's own depth, the ego vehicle's path spans
+``ego_half_width_m`` either side of the heading column, and the box's own width measures metres there (a car is
+about 1.8 m wide, a person 0.5 m). An object whose box centre lies further from the heading column than half its
+own width plus the path's half-width, in those units, passes beside the camera, however fast it grows: the
+oncoming cars of a fixed camera over a road, which grow as they pass under it. This holds across depths where
+the fixed corridor (the trapezoid at the bottom centre) cannot.
+
 A ``close_approach`` event fires when an object's TTC stays under ``ttc_s`` for ``hold_s``; it re-arms once the
 TTC has been above ``ttc_s`` * 1.5 (or gone) for ``hold_s``.
 """
@@ -25,6 +32,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 ROAD_USERS = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
+# typical widths (metres) of the road users as a camera behind or ahead of them sees them
+WIDTH_M = {"person": 0.5, "bicycle": 0.6, "motorcycle": 0.8, "car": 1.8, "bus": 2.5, "truck": 2.5}
 # the ego corridor as fractions of the frame: the bottom centre, narrowing towards the horizon
 CORRIDOR = ((0.15, 1.0), (0.85, 1.0), (0.56, 0.45), (0.44, 0.45))
 
@@ -38,12 +47,16 @@ class ApproachConfig:
     near: float = 0.25  # only boxes at least this share of the frame's height: near, not merely closing
     classes: tuple[str, ...] = ROAD_USERS
     corridor: tuple[tuple[float, float], ...] = CORRIDOR  # fractions of width, height
+    heading: float = 0.5  # the image column (fraction of the width) the camera travels towards
+    ego_half_width_m: float = 0.9  # half the width of the vehicle carrying the camera
 
     def __post_init__(self) -> None:
         if self.ttc_s <= 0 or self.hold_s < 0 or self.window_s <= 0 or self.min_samples < 2:
             raise ValueError("approach: ttc_s and window_s must be > 0, hold_s >= 0, min_samples >= 2")
         if not 0 <= self.near < 1:
             raise ValueError(f"approach: near must be in 0..1 (a share of the frame height), got {self.near}")
+        if not 0 <= self.heading <= 1 or self.ego_half_width_m <= 0:
+            raise ValueError("approach: heading must be in 0..1 (a share of the width), ego_half_width_m > 0")
         if len(self.corridor) < 3:
             raise ValueError("approach: the corridor needs at least 3 points")
 
@@ -68,6 +81,15 @@ def corridor_overlap(box: np.ndarray, corridor_px: np.ndarray) -> bool:
         if (ay - y2) * (by - y2) <= 0 and ay != by:
             xs.append(ax + (y2 - ay) * (bx - ax) / (by - ay))
     return len(xs) >= 2 and x1 <= max(xs) and x2 >= min(xs)
+
+
+def in_path(box: np.ndarray, heading_px: float, width_m: float, ego_half_width_m: float) -> bool:
+    """Whether an object of real width ``width_m`` with this box overlaps the ego path at its own depth: the
+    box's width in pixels is ``width_m`` there, so the path spans ego_half_width_m / width_m box widths either
+    side of the heading column."""
+    x1, _, x2, _ = (float(v) for v in box)
+    reach = (0.5 + ego_half_width_m / width_m) * (x2 - x1)
+    return abs((x1 + x2) / 2 - heading_px) <= reach
 
 
 @dataclass
@@ -116,7 +138,8 @@ class CloseApproach:
             while s.samples and pts_s - s.samples[0][0] > cfg.window_s:
                 s.samples.popleft()
             near = s.samples[-1][1] >= self.min_height
-            inside = near and self.corridor_px is not None and corridor_overlap(t.box, self.corridor_px)
+            inside = (near and self.corridor_px is not None and corridor_overlap(t.box, self.corridor_px)
+                      and in_path(t.box, cfg.heading * self.size[0], WIDTH_M.get(label, 1.8), cfg.ego_half_width_m))
             times, heights = np.array([x[0] for x in s.samples]), np.array([x[1] for x in s.samples])
             s.ttc = time_to_contact(times, heights) if inside and len(s.samples) >= cfg.min_samples else None
             if s.ttc is not None and s.ttc < cfg.ttc_s:
