@@ -142,12 +142,22 @@ class SparsityConfig:
     # >0: prune gradually: the weights outside the 2:4 magnitude masks (recomputed every step) fade linearly
     # to zero over this many epochs, then the masks freeze; 0: masks cut at once before the first step.
     fade_epochs: float = 0.0
+    # >0: learn the masks (SR-STE, Zhou et al. 2021): for this many epochs every step's forward runs on the 2:4
+    # magnitude masks of the dense weights, recomputed each step; the gradient reaches every dense weight
+    # (straight-through) and the pruned ones also decay by srste_decay x weight; then the masks freeze.
+    srste_epochs: float = 0.0
+    srste_decay: float = 2e-4
 
     def __post_init__(self) -> None:
-        if self.fade_epochs < 0:
-            raise ValueError(f"fade_epochs must be >= 0, got {self.fade_epochs}")
-        if self.fade_epochs and self.reconstruct_images:
-            raise ValueError("fade_epochs and reconstruct_images exclude each other (reconstruction cuts at once)")
+        if self.fade_epochs < 0 or self.srste_epochs < 0 or self.srste_decay < 0:
+            raise ValueError("fade_epochs, srste_epochs and srste_decay must be >= 0")
+        chosen = [k for k in ("fade_epochs", "srste_epochs", "reconstruct_images") if getattr(self, k)]
+        if len(chosen) > 1:
+            raise ValueError(f"{' and '.join(chosen)} exclude each other (one way to choose the masks)")
+
+    def dynamic_epochs(self) -> float:
+        """Epochs before the masks freeze (a fade or learned masks); 0 when they are cut at the start."""
+        return self.fade_epochs or self.srste_epochs
 
 
 @dataclass(frozen=True)
@@ -167,8 +177,9 @@ class TrainConfig:
         if not 0 <= self.optim.average_from <= self.optim.epochs:
             raise ValueError(f"optim.average_from ({self.optim.average_from}) must lie in 0..optim.epochs "
                              f"({self.optim.epochs})")
-        if self.sparsity.enabled and self.sparsity.fade_epochs > self.optim.epochs:
-            raise ValueError(f"sparsity.fade_epochs ({self.sparsity.fade_epochs}) exceeds optim.epochs "
+        if self.sparsity.enabled and self.sparsity.dynamic_epochs() > self.optim.epochs:
+            key = "fade_epochs" if self.sparsity.fade_epochs else "srste_epochs"
+            raise ValueError(f"sparsity.{key} ({self.sparsity.dynamic_epochs()}) exceeds optim.epochs "
                              f"({self.optim.epochs}): the run would end before its 2:4 masks are complete")
 
     def model_config(self) -> ModelConfig:

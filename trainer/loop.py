@@ -112,7 +112,7 @@ class Trainer(PruningSteps):
                                         cfg.optim.seed)  # fmt: skip
         self.mean = torch.tensor(self.mcfg.mean, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(self.mcfg.std, device=self.device).view(1, 3, 1, 1)
-        self.masks = self._sparsify() if cfg.sparsity.enabled and not cfg.sparsity.fade_epochs else {}
+        self.masks = self._sparsify() if cfg.sparsity.enabled and not cfg.sparsity.dynamic_epochs() else {}
         self.has_unlabeled = any(d.type in ("images", "video") for d in cfg.data.train)
         self.teacher = None
         if cfg.distill.teacher:
@@ -152,8 +152,8 @@ class Trainer(PruningSteps):
         self.writer = None
         if cfg.resume and (self.out / "last").exists():
             self.resume()
-        if self._fading() and self.global_step >= self._fade_steps():  # resumed after the fade: masks frozen
-            self.masks = self._load_saved_masks("a run resumed after its 2:4 fade")
+        if self._dynamic_over():  # resumed after a fade or learned masks: the masks are frozen
+            self.masks = self._load_saved_masks("a run resumed after its 2:4 masks froze")
 
     def _start_from_teacher(self) -> None:
         from .transplant import match_neck_scale, match_reduce_scale, transplant_head, transplant_neck
@@ -241,7 +241,8 @@ class Trainer(PruningSteps):
         """What evaluation sees and export ships: the weight average once it has begun, else EMA or raw."""
         if self.average and self.average.count:
             return self.average.model
-        return self.ema.ema if self.ema else self.model
+        model = self.ema.ema if self.ema else self.model
+        return self._masked_copy(model) if self._learning_masks() and not self.masks else model
 
     # -- one step ----------------------------------------------------------------------
     def batches(self, epoch: int) -> list[list[int]]:
@@ -274,6 +275,8 @@ class Trainer(PruningSteps):
         frozen = self.global_step < self.cfg.distill.freeze_steps
         for p in self.frozen:
             p.requires_grad_(not frozen)
+        learning = self._learning_masks() and not self.masks
+        held = self._mask_for_forward() if learning else None
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=amp):
             raw, feats = self.net(x, with_features=self.cfg.distill.feature_at)
         losses = self.criterion(raw, targets, teacher_out)
@@ -282,6 +285,8 @@ class Trainer(PruningSteps):
             losses["loss"] = losses["loss"] + self.cfg.distill.feature_weight * losses["feat"]
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(losses["loss"]).backward()
+        if held is not None:
+            self._back_to_dense(held, self.scaler.get_scale() if self.scaler.is_enabled() else 1.0)
         if cfg.grad_clip > 0:
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
@@ -289,6 +294,8 @@ class Trainer(PruningSteps):
         self.scaler.update()
         if self._fading() and not self.masks:
             self._fade_step()
+        if learning:
+            self._learned_masks_step()
         if self.masks:
             apply_masks(self.model, self.masks)
         if self.ema is not None:

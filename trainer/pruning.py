@@ -1,5 +1,5 @@
-"""The trainer's 2:4 steps: masks cut at once (by magnitude or layer-wise reconstruction) or faded in
-gradually, and the saved masks a resumed run needs."""
+"""The trainer's 2:4 steps: masks cut at once (by magnitude or layer-wise reconstruction), faded in
+gradually or learned (SR-STE), and the saved masks a resumed run needs."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from detector.errors import KestrelError
 
 from .config import TrainConfig
 from .sparsity import apply_masks, compute_masks, fade_factor, fade_pruned, is_eligible, load_masks, save_masks
+
+Held = tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]  # (dense weights, this step's masks)
 
 
 class PruningSteps:
@@ -77,16 +79,67 @@ class PruningSteps:
     def _fading(self) -> bool:
         return self.cfg.sparsity.enabled and self.cfg.sparsity.fade_epochs > 0
 
-    def _fade_steps(self) -> int:
-        return max(1, round(self.cfg.sparsity.fade_epochs * self.steps_per_epoch))
+    def _learning_masks(self) -> bool:
+        return self.cfg.sparsity.enabled and self.cfg.sparsity.srste_epochs > 0
+
+    def _dynamic_steps(self) -> int:
+        """Optimiser steps before the masks freeze, for a fade or learned masks."""
+        return max(1, round(self.cfg.sparsity.dynamic_epochs() * self.steps_per_epoch))
+
+    def _dynamic_over(self) -> bool:
+        return (self._fading() or self._learning_masks()) and self.global_step >= self._dynamic_steps()
 
     def _fade_step(self) -> None:
         """One step of gradual 2:4 pruning; on the last, the masks freeze (and are saved for a resume)."""
-        steps, step = self._fade_steps(), self.global_step + 1
+        steps, step = self._dynamic_steps(), self.global_step + 1
         masks = fade_pruned(self.model, fade_factor(step, steps), self.cfg.sparsity.skip)
         if step >= steps:
-            self.masks = masks
-            if self.is_main:
-                self.out.mkdir(parents=True, exist_ok=True)
-                save_masks(masks, self.out / "masks.safetensors")
-                print(f"\n2:4 fade done at step {step}: masks frozen on {len(masks)} layers", file=sys.stderr)
+            self._freeze(masks, f"2:4 fade done at step {step}")
+
+    def _freeze(self, masks: dict[str, torch.Tensor], what: str) -> None:
+        self.masks = masks
+        if self.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            save_masks(masks, self.out / "masks.safetensors")
+            print(f"\n{what}: masks frozen on {len(masks)} layers", file=sys.stderr)
+
+    # -- learned masks (SR-STE) --------------------------------------------------------------
+    def _mask_for_forward(self) -> Held:
+        """This step's 2:4 magnitude masks of the dense weights, applied in place for the forward; the dense
+        weights are kept aside for ``_back_to_dense``."""
+        masks = compute_masks(self.model, self.cfg.sparsity.skip)
+        modules = dict(self.model.named_modules())
+        dense = {name: modules[name].weight.detach().clone() for name in masks}
+        apply_masks(self.model, masks)
+        return dense, masks
+
+    @torch.no_grad()
+    def _back_to_dense(self, held: Held, grad_scale: float) -> None:
+        """After backward: the dense weights return and take the masked forward's gradient as their own
+        (straight-through), the pruned ones plus a decay towards zero (SR-STE's refinement, λ(1 − m)w): a
+        pruned weight that keeps its gradient can grow back into the mask, one the loss does not need fades."""
+        dense, masks = held
+        modules = dict(self.model.named_modules())
+        decay = self.cfg.sparsity.srste_decay * grad_scale
+        for name, mask in masks.items():
+            weight = modules[name].weight
+            weight.copy_(dense[name])
+            if weight.grad is not None and decay:
+                weight.grad.add_(torch.where(mask, 0.0, decay) * weight)
+
+    def _learned_masks_step(self) -> None:
+        """After the optimiser step: on the phase's last step the masks of the dense weights freeze."""
+        step = self.global_step + 1
+        if step >= self._dynamic_steps():
+            masks = compute_masks(self.model, self.cfg.sparsity.skip)
+            apply_masks(self.model, masks)
+            self._freeze(masks, f"2:4 masks learned over {step} steps")
+
+    def _masked_copy(self, model: torch.nn.Module) -> torch.nn.Module:
+        """While masks are still being learned, evaluation and export see the 2:4 model the masks of that
+        moment give."""
+        import copy
+
+        masked = copy.deepcopy(model)
+        apply_masks(masked, compute_masks(masked, self.cfg.sparsity.skip))
+        return masked
