@@ -89,3 +89,21 @@ def test_learned_masks_exclude_the_other_ways_and_must_end_within_the_run():
         from_dict(TrainConfig, {"sparsity": {"enabled": True, "srste_epochs": 2, "fade_epochs": 2}})
     with pytest.raises(ConfigError, match="srste_epochs .* exceeds optim.epochs"):
         from_dict(TrainConfig, {"optim": {"epochs": 3}, "sparsity": {"enabled": True, "srste_epochs": 4}})
+
+
+def test_a_stop_in_the_middle_of_a_step_leaves_the_dense_weights_to_be_saved(tmp_path):
+    from trainer.loop import collate
+
+    data = tiny_config(tmp_path, epochs=4)
+    data["sparsity"] = {"enabled": True, "srste_epochs": 4}
+    trainer = Trainer(from_dict(TrainConfig, data), progress=False)
+    before = {n: m.weight.detach().clone() for n, m in _eligible(trainer).items()}
+
+    def stop(*_):
+        raise KeyboardInterrupt  # as SIGTERM arrives: between the masked forward and the restore
+
+    trainer.model.register_forward_hook(stop)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train_step(*collate([trainer.dataset[i] for i in range(2)]))
+    for name, layer in _eligible(trainer).items():
+        assert torch.equal(layer.weight.detach(), before[name]), name

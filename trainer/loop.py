@@ -277,16 +277,18 @@ class Trainer(PruningSteps):
             p.requires_grad_(not frozen)
         learning = self._learning_masks() and not self.masks
         held = self._mask_for_forward() if learning else None
-        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=amp):
-            raw, feats = self.net(x, with_features=self.cfg.distill.feature_at)
-        losses = self.criterion(raw, targets, teacher_out)
-        if teacher_feats is not None:
-            losses["feat"] = feature_imitation_loss(feats, teacher_feats, self.cfg.distill.feature_loss)
-            losses["loss"] = losses["loss"] + self.cfg.distill.feature_weight * losses["feat"]
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(losses["loss"]).backward()
-        if held is not None:
-            self._back_to_dense(held, self.scaler.get_scale() if self.scaler.is_enabled() else 1.0)
+        try:  # a stop signal mid-step must not leave the masked weights to be saved as the dense ones
+            with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=amp):
+                raw, feats = self.net(x, with_features=self.cfg.distill.feature_at)
+            losses = self.criterion(raw, targets, teacher_out)
+            if teacher_feats is not None:
+                losses["feat"] = feature_imitation_loss(feats, teacher_feats, self.cfg.distill.feature_loss)
+                losses["loss"] = losses["loss"] + self.cfg.distill.feature_weight * losses["feat"]
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(losses["loss"]).backward()
+        finally:
+            if held is not None:
+                self._back_to_dense(held, self.scaler.get_scale() if self.scaler.is_enabled() else 1.0)
         if cfg.grad_clip > 0:
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
