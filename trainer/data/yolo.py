@@ -11,7 +11,7 @@ from detector.images import read_image
 
 from .sample import Sample
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 class YoloDataset:
