@@ -157,7 +157,10 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=14)
     sub.add_parser("unpack-init", help="on the GPU machine: float32 start from init16.safetensors")
     args = parser.parse_args()
-    pack(args) if args.command == "pack" else unpack_init()
+    if args.command == "pack":
+        pack(args)
+    else:
+        unpack_init()
 
 
 if __name__ == "__main__":
