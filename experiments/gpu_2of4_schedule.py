@@ -9,8 +9,10 @@ start as float16 and the teacher's ncnn files. ``.gpupack/config.yaml`` is the r
 copy (no val sets: evaluation runs here afterwards on the untouched val sets).
 
     .venv/bin/python experiments/gpu_2of4_schedule.py pack --epochs 60
-    # on the GPU machine, from the repository root (see docs/trainer.md for the run that was made):
-    python3 -m app.cli train .gpupack/config.yaml
+    # on the GPU machine, from the repository root, .gpupack carried (docs/trainer.md: the run made):
+    BUDGET=510 bash .gpupack/run.sh
+    # the rest of the schedule here, from the checkpoint it returns (in runs/NAME/last):
+    .venv/bin/kestrel train .gpupack/config.yaml data.workers=1
 """
 
 from __future__ import annotations
@@ -36,6 +38,39 @@ from trainer.data.video import VideoFramesSource  # noqa: E402
 from trainer.data.yolo import IMAGE_SUFFIXES  # noqa: E402
 
 PACK = ROOT / ".gpupack"
+
+# The GPU machine's command (`BUDGET=510 bash .gpupack/run.sh`; what comes back lands in $OUT): stage a, the
+# 2:4 schedule, until BUDGET - 90 s; if it ends in time, stage b averages 5 more epochs with what is left.
+# A stage cut short returns its checkpoint (optim split under 16 MiB a file) to resume here.
+RUN_SH = r"""#!/bin/bash
+# One GPU lease: the road 2:4 stage on the packed data (stage a), then its weight-averaging stage (b) if time is left.
+export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD
+T0=$(date +%s); BUDGET=${BUDGET:-540}; R=/tmp/runs; A=$R/road-lite0-320-2of4-gpu; B=$R/road-lite0-320-2of4-gpu-average
+el() { echo $(( $(date +%s) - T0 )); }
+nvidia-smi -L; nproc
+python3 experiments/gpu_2of4_schedule.py unpack-init || exit 1
+( while sleep 10; do echo "$(el) s $(grep -ho '"epoch": [0-9]*' $A/last/trainer.json $B/last/trainer.json 2>/dev/null | tr '\n' ' ')"; done ) > $OUT/progress.txt &
+timeout -s INT $(( BUDGET - 90 )) python3 -m app.cli train --no-progress .gpupack/config.yaml output=$R model.backbone.pretrained=false > $OUT/stage-a.log 2>&1
+echo "stage a rc=$? at $(el) s"
+if [ ! -f $A/model.safetensors ]; then
+  cd $A/last && cp model.safetensors ema.safetensors trainer.json $OUT/ && split -b 15000000 optim.safetensors $OUT/optim.part- ; ls -la $OUT; exit 0
+fi
+cp $A/model.safetensors $OUT/a-model.safetensors
+LEFT=$(( BUDGET - $(el) ))
+echo "left for stage b: $LEFT s"
+if [ $LEFT -gt 45 ]; then
+  timeout -s INT $LEFT python3 -m app.cli train --no-progress .gpupack/config-average.yaml output=$R model.backbone.pretrained=false > $OUT/stage-b.log 2>&1
+  echo "stage b rc=$? at $(el) s"
+  [ -f $B/model.safetensors ] && cp $B/model.safetensors $OUT/b-model.safetensors
+fi
+mkdir -p $OUT/tb; cp $A/tb/* $OUT/tb/ 2>/dev/null; ls -la $OUT $OUT/tb
+"""
+
+AVERAGE_YAML = """extends: config.yaml
+name: road-lite0-320-2of4-gpu-average
+optim: {epochs: 5, lr: 2.0e-5, schedule: multistep, milestones: [], warmup_steps: 0, average_from: 1}
+sparsity: {init: /tmp/runs/road-lite0-320-2of4-gpu/model.safetensors}
+"""
 
 
 def shrink(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
@@ -134,6 +169,8 @@ def pack(args: argparse.Namespace) -> None:
         "eval": {"every": 0, "keep": "last"},
     }
     (PACK / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    (PACK / "config-average.yaml").write_text(AVERAGE_YAML.replace("road-lite0-320-2of4-gpu", args.name))
+    (PACK / "run.sh").write_text(RUN_SH.replace("road-lite0-320-2of4-gpu", args.name))
     size = sum(p.stat().st_size for p in PACK.rglob("*") if p.is_file())
     print(f"{PACK}: {size / 2**20:.1f} MiB")
 
