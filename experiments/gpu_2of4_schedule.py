@@ -43,23 +43,30 @@ PACK = ROOT / ".gpupack"
 # 2:4 schedule, until BUDGET - 90 s; if it ends in time, stage b averages 5 more epochs with what is left.
 # A stage cut short returns its checkpoint (optim split under 16 MiB a file) to resume here.
 RUN_SH = r"""#!/bin/bash
-# One GPU lease: the road 2:4 stage on the packed data (stage a), then its weight-averaging stage (b) if time is left.
+# One GPU lease: the 2:4 stage on the packed data (a), then its weight-averaging stage (b) if time is left.
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD
-T0=$(date +%s); BUDGET=${BUDGET:-540}; R=/tmp/runs; A=$R/road-lite0-320-2of4-gpu; B=$R/road-lite0-320-2of4-gpu-average
+T0=$(date +%s); BUDGET=${BUDGET:-540}; R=/tmp/runs
+A=$R/road-lite0-320-2of4-gpu; B=$R/road-lite0-320-2of4-gpu-average
 el() { echo $(( $(date +%s) - T0 )); }
 nvidia-smi -L; nproc
 python3 experiments/gpu_2of4_schedule.py unpack-init || exit 1
-( while sleep 10; do echo "$(el) s $(grep -ho '"epoch": [0-9]*' $A/last/trainer.json $B/last/trainer.json 2>/dev/null | tr '\n' ' ')"; done ) > $OUT/progress.txt &
-timeout -s INT $(( BUDGET - 90 )) python3 -m app.cli train --no-progress .gpupack/config.yaml output=$R model.backbone.pretrained=false > $OUT/stage-a.log 2>&1
+( while sleep 10; do
+    echo "$(el) s $(grep -ho '"epoch": [0-9]*' $A/last/trainer.json $B/last/trainer.json 2>/dev/null | tr '\n' ' ')"
+  done ) > $OUT/progress.txt &
+timeout -s INT $(( BUDGET - 90 )) python3 -m app.cli train --no-progress .gpupack/config.yaml output=$R \
+  model.backbone.pretrained=false > $OUT/stage-a.log 2>&1
 echo "stage a rc=$? at $(el) s"
 if [ ! -f $A/model.safetensors ]; then
-  cd $A/last && cp model.safetensors ema.safetensors trainer.json $OUT/ && split -b 15000000 optim.safetensors $OUT/optim.part- ; ls -la $OUT; exit 0
+  cd $A/last && cp model.safetensors ema.safetensors trainer.json $OUT/ \
+    && split -b 15000000 optim.safetensors $OUT/optim.part-
+  ls -la $OUT; exit 0
 fi
 cp $A/model.safetensors $OUT/a-model.safetensors
 LEFT=$(( BUDGET - $(el) ))
 echo "left for stage b: $LEFT s"
 if [ $LEFT -gt 45 ]; then
-  timeout -s INT $LEFT python3 -m app.cli train --no-progress .gpupack/config-average.yaml output=$R model.backbone.pretrained=false > $OUT/stage-b.log 2>&1
+  timeout -s INT $LEFT python3 -m app.cli train --no-progress .gpupack/config-average.yaml output=$R \
+    model.backbone.pretrained=false > $OUT/stage-b.log 2>&1
   echo "stage b rc=$? at $(el) s"
   [ -f $B/model.safetensors ] && cp $B/model.safetensors $OUT/b-model.safetensors
 fi
