@@ -146,15 +146,25 @@ class GstCapture:
         frame = self._to_frame(sample)
         self.index += 1
         if self.ring is not None:
-            self._drain_ring_messages()
+            self._drain_ring_messages(sample.get_segment(), frame)
         return frame
 
-    def _drain_ring_messages(self) -> None:
+    def _drain_ring_messages(self, segment, frame: Frame) -> None:
+        """Stamp each new segment with the wall time of its first frame, on the frames' own clock: its
+        running time, back to the stream's pts, then to wall time through the frame just read — not the
+        moment the message is read, which lags by up to a read interval and shifted clips by a GOP."""
         Gst = gst()
         while (msg := self.bus.pop_filtered(Gst.MessageType.ELEMENT)) is not None:
             structure = msg.get_structure()
-            if structure is not None and structure.get_name() == "splitmuxsink-fragment-opened":
-                self.ring.opened(structure.get_string("location"), time.time())
+            if structure is None or structure.get_name() != "splitmuxsink-fragment-opened":
+                continue
+            wall = time.time()
+            ok, running_ns = structure.get_uint64("running-time")
+            if ok and segment is not None and frame.wall_s:
+                pts_ns = segment.position_from_running_time(Gst.Format.TIME, running_ns)
+                if pts_ns != Gst.CLOCK_TIME_NONE and pts_ns >= 0:
+                    wall = frame.wall_s + (pts_ns - frame.pts_ns) / 1e9
+            self.ring.opened(structure.get_string("location"), wall)
 
     def _to_frame(self, sample) -> Frame:
         Gst = gst()
