@@ -24,6 +24,7 @@ class DatasetConfig:
     video: str = ""  # video: the clip
     frames: int = 100  # video: how many frames, spread evenly over the clip
     limit: int = 0  # use only the first N images (0 = all)
+    repeat: int = 1  # each epoch sees this set N times (oversampling a small set among large ones)
     # The classes this set's labels cover (empty: all of them). Objects of other classes may be in the images
     # unboxed: for those classes the loss takes the teacher's soft targets, never a "background" from a
     # missing label (needs distill.teacher).

@@ -51,6 +51,19 @@ class Subset:
         return self.source[index]
 
 
+class Repeated:
+    """A source seen ``times`` times an epoch: oversampling a small set among large ones."""
+
+    def __init__(self, source: SampleSource, times: int) -> None:
+        self.source, self.times, self.class_names = source, times, source.class_names
+
+    def __len__(self) -> int:
+        return len(self.source) * self.times
+
+    def __getitem__(self, index: int) -> Sample:
+        return self.source[index % len(self.source)]
+
+
 def build_source(cfg: DatasetConfig, class_names: tuple[str, ...]) -> SampleSource:
     if cfg.type == "coco":
         source = CocoDataset(cfg.annotations, cfg.images, class_names)
@@ -65,4 +78,7 @@ def build_source(cfg: DatasetConfig, class_names: tuple[str, ...]) -> SampleSour
     covered = covered_ids(cfg, class_names)
     if covered is not None and len(covered) < len(class_names):
         source = PartialLabels(source, covered)
-    return Subset(source, cfg.limit) if cfg.limit else source
+    if cfg.repeat < 1:
+        raise KestrelError(f"data.train: repeat must be a whole number ≥ 1, got {cfg.repeat}")
+    source = Subset(source, cfg.limit) if cfg.limit else source
+    return Repeated(source, cfg.repeat) if cfg.repeat > 1 else source
