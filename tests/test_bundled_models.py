@@ -29,13 +29,13 @@ def test_the_sparse_package_is_2_of_4_on_every_eligible_layer_and_the_dense_one_
     assert sum(r.compliance == 1.0 for r in dense) == 0
 
 
-# MODEL_CARD reports 0.201 (dense) and 0.135 (2:4) on COCO tiny val, 0.503 and 0.476 on highway-od val; the
+# MODEL_CARD reports 0.192 (dense) and 0.135 (2:4) on COCO tiny val, 0.503 and 0.476 on highway-od val; the
 # floors sit a little below, to catch a wrong or damaged file, not noise
 SETS = {
     "coco-tiny": (("coco", "tiny", "annotations", "instances_val2017.json"), ("coco", "tiny", "val2017")),
     "highway-od": (("highway-od", "annotations", "instances_val.json"), ("highway-od", "val")),
 }
-FLOORS = [("dense", "coco-tiny", 0.19), ("dense", "highway-od", 0.48), ("2of4", "coco-tiny", 0.12),
+FLOORS = [("dense", "coco-tiny", 0.18), ("dense", "highway-od", 0.48), ("2of4", "coco-tiny", 0.12),
           ("2of4", "highway-od", 0.45)]  # fmt: skip
 
 
