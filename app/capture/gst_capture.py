@@ -146,10 +146,10 @@ class GstCapture:
         frame = self._to_frame(sample)
         self.index += 1
         if self.ring is not None:
-            self._drain_ring_messages(sample.get_segment(), frame)
+            self._drain_ring_messages(sample, frame)
         return frame
 
-    def _drain_ring_messages(self, segment, frame: Frame) -> None:
+    def _drain_ring_messages(self, sample, frame: Frame) -> None:
         """Stamp each new segment with the wall time of its first frame, on the frames' own clock: its
         running time, back to the stream's pts, then to wall time through the frame just read — not the
         moment the message is read, which lags by up to a read interval and shifted clips by a GOP."""
@@ -160,7 +160,8 @@ class GstCapture:
                 continue
             wall = time.time()
             ok, running_ns = structure.get_uint64("running-time")
-            if ok and segment is not None and frame.wall_s:
+            segment = sample.get_segment() if ok else None
+            if segment is not None and frame.wall_s:
                 pts_ns = segment.position_from_running_time(Gst.Format.TIME, running_ns)
                 if pts_ns != Gst.CLOCK_TIME_NONE and pts_ns >= 0:
                     wall = frame.wall_s + (pts_ns - frame.pts_ns) / 1e9
