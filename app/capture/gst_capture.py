@@ -18,6 +18,7 @@ from ..frame import Frame
 from ..gst import gst, pop_error
 from .redact import redact_text
 from .spec import SourceSpec, source_element
+from .stream_clock import StreamClock
 
 # GStreamer loads a plugin the first time one of its elements is asked for; two threads building pipelines at
 # once were seen to get "no element splitmuxsink" from that race. Pipelines are built one at a time.
@@ -83,6 +84,7 @@ class GstCapture:
         self.bus = self.pipeline.get_bus()
         self.index = 0
         self.first_pts: int | None = None
+        self.clock = StreamClock()  # frames and recording segments map pts to wall time through it
 
     def open(self) -> GstCapture:
         """Start and wait for the first frame's caps (or an error) — never hang past the timeout."""
@@ -146,13 +148,13 @@ class GstCapture:
         frame = self._to_frame(sample)
         self.index += 1
         if self.ring is not None:
-            self._drain_ring_messages(sample, frame)
+            self._drain_ring_messages(sample)
         return frame
 
-    def _drain_ring_messages(self, sample, frame: Frame) -> None:
-        """Stamp each new segment with the wall time of its first frame, on the frames' own clock: its
-        running time, back to the stream's pts, then to wall time through the frame just read — not the
-        moment the message is read, which lags by up to a read interval and shifted clips by a GOP."""
+    def _drain_ring_messages(self, sample) -> None:
+        """Stamp each new segment with the wall time of its first frame on the stream's clock — its running
+        time, back to the stream's pts through the appsink's segment, then through the clock the frames use —
+        not the moment the message is read, which lags by up to a read interval and shifted clips by a GOP."""
         Gst = gst()
         while (msg := self.bus.pop_filtered(Gst.MessageType.ELEMENT)) is not None:
             structure = msg.get_structure()
@@ -161,10 +163,10 @@ class GstCapture:
             wall = time.time()
             ok, running_ns = structure.get_uint64("running-time")
             segment = sample.get_segment() if ok else None
-            if segment is not None and frame.wall_s:
+            if segment is not None and self.clock.ready:
                 pts_ns = segment.position_from_running_time(Gst.Format.TIME, running_ns)
                 if pts_ns != Gst.CLOCK_TIME_NONE and pts_ns >= 0:
-                    wall = frame.wall_s + (pts_ns - frame.pts_ns) / 1e9
+                    wall = self.clock.wall_of(pts_ns)
             self.ring.opened(structure.get_string("location"), wall)
 
     def _to_frame(self, sample) -> Frame:
@@ -181,8 +183,9 @@ class GstCapture:
             image = data[: stride * h].reshape(h, stride)[:, : w * 3].reshape(h, w, 3).copy()
         finally:
             buf.unmap(info)
-        pts = buf.pts if buf.pts != Gst.CLOCK_TIME_NONE else 0
-        return Frame(image, int(pts), self.index, self.spec.name, time.time())
+        if buf.pts == Gst.CLOCK_TIME_NONE:  # no timeline to map: the read time is all there is
+            return Frame(image, 0, self.index, self.spec.name, time.time())
+        return Frame(image, int(buf.pts), self.index, self.spec.name, self.clock.stamp(int(buf.pts), time.time()))
 
     def close(self) -> None:
         self.pipeline.set_state(gst().State.NULL)
