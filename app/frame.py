@@ -13,7 +13,7 @@ class Frame:
     pts_ns: int  # presentation timestamp from the source (ns)
     index: int  # 0-based, in arrival order
     source: str  # redacted source name (no credentials)
-    wall_s: float = 0.0  # when it was captured (time.time()); maps pts to the wall clock (event clips)
+    wall_s: float = 0.0  # when it was captured (time.time() through the capture's StreamClock): pts → wall (clips)
 
     @property
     def width(self) -> int:
