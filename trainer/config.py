@@ -135,7 +135,7 @@ class DistillConfig:
 @dataclass(frozen=True)
 class SparsityConfig:
     enabled: bool = False  # 2:4 masks from the initial (dense, converged) weights, kept fixed
-    init: str = ""  # dense weights to start from (.safetensors)
+    init: str = ""  # dense weights to start from: a run's model.safetensors or a model package (.onnx)
     skip: tuple[str, ...] = ()  # layer-name prefixes left dense (e.g. "backbone.body.blocks.0")
     # >0: choose the masks and re-solve the kept weights layer by layer so each pruned layer reproduces the
     # dense one on this many training images (trainer/reconstruct.py); 0: plain magnitude masks.

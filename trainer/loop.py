@@ -96,9 +96,7 @@ class Trainer(PruningSteps):
         self.out = Path(cfg.output) / cfg.name
         self.model = build_model(self.mcfg).to(self.device)
         if cfg.sparsity.init:
-            from safetensors.torch import load_file
-
-            self.model.load_state_dict(load_file(cfg.sparsity.init))
+            self._load_init(cfg.sparsity.init)
         self.class_names = package_meta(self.model, self.mcfg.input_size).class_names
         size = self.mcfg.input_size
         head = self.mcfg.head
@@ -154,6 +152,19 @@ class Trainer(PruningSteps):
             self.resume()
         if self._dynamic_over():  # resumed after a fade or learned masks: the masks are frozen
             self.masks = self._load_saved_masks("a run resumed after its 2:4 masks froze")
+
+    def _load_init(self, path: str) -> None:
+        """Start from trained weights: a run's ``model.safetensors`` or a model package (.onnx, BN folded)."""
+        if not Path(path).is_file():
+            raise KestrelError(f"sparsity.init: no such file {path}")
+        if path.endswith(".onnx"):
+            from detector.models.package_weights import load_package_weights
+
+            load_package_weights(self.model, path)
+            return
+        from safetensors.torch import load_file
+
+        self.model.load_state_dict(load_file(path))
 
     def _start_from_teacher(self) -> None:
         from .transplant import match_neck_scale, match_reduce_scale, transplant_head, transplant_neck
