@@ -62,7 +62,7 @@ def package_conv_weights(path: str | Path) -> dict[str, tuple[torch.Tensor, torc
     return weights
 
 
-def _conv_norms(model: nn.Module) -> dict[nn.Conv2d, nn.BatchNorm2d]:
+def conv_norms(model: nn.Module) -> dict[nn.Conv2d, nn.BatchNorm2d]:
     """Each convolution -> the BatchNorm that normalises its output, found by running the network once
     (the exporter folds every such pair, whatever the modules are called)."""
     produced: dict[int, nn.Conv2d] = {}
@@ -106,7 +106,7 @@ def load_package_weights(model: nn.Module, path: str | Path) -> nn.Module:
         shapes = f"{tuple(weights[n][0].shape)} against {tuple(convs[n].weight.shape)}"
         raise ModelImportError(f"{path} does not fit this network: {len(wrong)} convolutions of another shape "
                                f"(e.g. {n}: {shapes})")  # fmt: skip
-    norms = _conv_norms(model)
+    norms = conv_norms(model)
     with torch.no_grad():
         for name, conv in convs.items():
             weight, bias = weights[name]
