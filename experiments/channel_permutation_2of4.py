@@ -31,106 +31,14 @@ from relu6_activity_2of4 import batch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from detector.models import build_model  # noqa: E402
-from detector.models.package_weights import conv_norms, load_package_weights  # noqa: E402
+from detector.models.package_weights import load_package_weights  # noqa: E402
 from trainer.config import load_config  # noqa: E402
+from trainer.permutation import kept, permute  # noqa: E402
 from trainer.sparsity import is_eligible, mask_2_of_4  # noqa: E402
 
 
-def free_layers(model: nn.Module) -> dict[str, list[str]]:
-    """Consumer layer -> the layers producing its input channels, for consumers whose inputs can be reordered
-    (every producer feeds this consumer only, through per-channel operations)."""
-    names = {n for n, _ in model.named_modules()}
-    chains: dict[str, list[str]] = {}
-    for name in sorted(names):
-        if name.endswith(".conv_pwl"):
-            block = name.rsplit(".", 1)[0]
-            chains[name] = [f"{block}.conv_pw", f"{block}.conv_dw"]
-        elif name.startswith("head.cls_convs.") and name.endswith(".1.pointwise"):
-            level = name[: -len(".1.pointwise")]
-            chains[name] = [f"{level}.0.pointwise", f"{level}.1.depthwise"]
-        elif name.startswith("head.gfl_cls."):
-            chains[name] = [f"head.cls_convs.{name.rsplit('.', 1)[1]}.1.pointwise"]
-    chains["backbone.body.blocks.0.0.conv_pw"] = ["backbone.body.conv_stem", "backbone.body.blocks.0.0.conv_dw"]
-    return {c: p for c, p in chains.items() if c in names and all(q in names for q in p)}
-
-
-def kept(weight: torch.Tensor) -> tuple[float, float]:
-    """(|w| kept by 2:4 magnitude masks, |w| in all)."""
-    weight = weight.detach()
-    return float((weight.abs() * mask_2_of_4(weight)).sum()), float(weight.abs().sum())
-
-
-def top2(groups: np.ndarray) -> np.ndarray:
-    """Sum of the 2 largest of each group of 4 (last axis)."""
-    a, b, c, d = (groups[..., k] for k in range(4))
-    low1, high1, low2, high2 = np.minimum(a, b), np.maximum(a, b), np.minimum(c, d), np.maximum(c, d)
-    return np.maximum(high1, high2) + np.maximum(np.minimum(high1, high2), np.maximum(low1, low2))
-
-
-def swap_search(magnitude: np.ndarray, sweeps: int = 4) -> np.ndarray:
-    """Input-channel order (a permutation of the columns of ``magnitude`` [rows, I]) that raises the kept
-    magnitude: for each group, the best swap of one of its channels with one of another group, until a sweep
-    gains under 0.01 %."""
-    rows, width = magnitude.shape
-    count = width // 4
-    order = np.arange(width)
-    cols = magnitude.copy()
-    for _ in range(sweeps):
-        before = top2(cols.reshape(rows, count, 4)).sum()
-        for a in range(count):
-            groups = cols.reshape(rows, count, 4)
-            own = groups[:, a]  # [rows, 4]
-            base = top2(own).sum() + top2(groups).sum(axis=0)  # [count]
-            # new_a[r, i, b, j]: group a with its channel i replaced by channel j of group b
-            new_a = np.broadcast_to(own[:, None, None, None, :], (rows, 4, count, 4, 4)).copy()
-            new_b = np.broadcast_to(groups[:, None, :, None, :], (rows, 4, count, 4, 4)).copy()
-            for i in range(4):
-                new_a[:, i, :, :, i] = groups
-                for j in range(4):
-                    new_b[:, i, :, j, j] = own[:, i, None]
-            gain = top2(new_a).sum(axis=0) + top2(new_b).sum(axis=0) - base[None, :, None]  # [4, count, 4]
-            gain[:, a, :] = 0.0
-            i, b, j = np.unravel_index(int(np.argmax(gain)), gain.shape)
-            if gain[i, b, j] > 1e-9 * before:
-                x, y = 4 * a + i, 4 * b + j
-                cols[:, [x, y]] = cols[:, [y, x]]
-                order[[x, y]] = order[[y, x]]
-        after = top2(cols.reshape(rows, count, 4)).sum()
-        if after - before < 1e-4 * before:
-            break
-    return order
-
-
-def permute_outputs(module: nn.Module, norm: nn.Module | None, order: torch.Tensor) -> None:
-    module.weight.copy_(module.weight[order])
-    if module.bias is not None:
-        module.bias.copy_(module.bias[order])
-    if norm is not None:
-        for tensor in (norm.weight, norm.bias, norm.running_mean, norm.running_var):
-            tensor.copy_(tensor[order])
-
-
-def permute(model: nn.Module) -> list[dict]:
-    """Reorder the free layers' input channels in place; one row per layer, kept magnitude before and after."""
-    modules = dict(model.named_modules())
-    norms = conv_norms(model)
-    rows = []
-    with torch.no_grad():
-        for consumer, producers in free_layers(model).items():
-            conv = modules[consumer]
-            if not is_eligible(conv):
-                continue
-            weight = conv.weight.movedim(1, -1).reshape(-1, conv.in_channels).abs().numpy()
-            before = kept(conv.weight)[0]
-            order = torch.from_numpy(swap_search(weight))
-            conv.weight.copy_(conv.weight[:, order])
-            for name in producers:
-                permute_outputs(modules[name], norms.get(modules[name]), order)
-            after, total = kept(conv.weight)
-            print(f"{consumer:<44}{before / total:.4f} -> {after / total:.4f}", file=sys.stderr, flush=True)
-            rows.append({"layer": consumer, "in_channels": conv.in_channels, "kept_before": round(before / total, 4),
-                         "kept_after": round(after / total, 4)})  # fmt: skip
-    return rows
+def say(row: dict) -> None:
+    print(f"{row['layer']:<44}{row['kept_before']:.4f} -> {row['kept_after']:.4f}", file=sys.stderr, flush=True)
 
 
 def masked(model: nn.Module) -> nn.Module:
@@ -169,7 +77,7 @@ def main() -> int:
         reference = torch.cat([original(chunk) for chunk in images.split(16)])
     permuted = load_package_weights(build_model(mcfg), args.dense).eval()
     start = time.perf_counter()
-    layers = permute(permuted)
+    layers = permute(permuted, report=say)
     seconds = time.perf_counter() - start
     same = relative_error(permuted, reference, images)
     if same > 1e-5:

@@ -137,6 +137,9 @@ class SparsityConfig:
     enabled: bool = False  # 2:4 masks from the initial (dense, converged) weights, kept fixed
     init: str = ""  # dense weights to start from: a run's model.safetensors or a model package (.onnx)
     skip: tuple[str, ...] = ()  # layer-name prefixes left dense (e.g. "backbone.body.blocks.0")
+    # reorder the input channels of the layers that allow it (trainer/permutation.py) before the magnitude masks
+    # are cut, so they keep more weight; the network computes the same
+    permute: bool = False
     # >0: choose the masks and re-solve the kept weights layer by layer so each pruned layer reproduces the
     # dense one on this many training images (trainer/reconstruct.py); 0: plain magnitude masks.
     reconstruct_images: int = 0
@@ -152,6 +155,9 @@ class SparsityConfig:
     def __post_init__(self) -> None:
         if self.fade_epochs < 0 or self.srste_epochs < 0 or self.srste_decay < 0:
             raise ValueError("fade_epochs, srste_epochs and srste_decay must be >= 0")
+        if self.permute and (self.reconstruct_images or self.dynamic_epochs()):
+            raise ValueError("permute orders channels for masks cut once by magnitude; it excludes "
+                             "reconstruct_images, fade_epochs and srste_epochs")
         chosen = [k for k in ("fade_epochs", "srste_epochs", "reconstruct_images") if getattr(self, k)]
         if len(chosen) > 1:
             raise ValueError(f"{' and '.join(chosen)} exclude each other (one way to choose the masks)")

@@ -110,6 +110,8 @@ class Trainer(PruningSteps):
                                         cfg.optim.seed)  # fmt: skip
         self.mean = torch.tensor(self.mcfg.mean, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(self.mcfg.std, device=self.device).view(1, 3, 1, 1)
+        if cfg.sparsity.enabled and cfg.sparsity.permute:
+            self._permute_channels()
         self.masks = self._sparsify() if cfg.sparsity.enabled and not cfg.sparsity.dynamic_epochs() else {}
         self.has_unlabeled = any(d.type in ("images", "video") for d in cfg.data.train)
         self.teacher = None

@@ -32,6 +32,21 @@ class PruningSteps:
     steps_per_epoch: int
     masks: dict[str, torch.Tensor]
 
+    def _permute_channels(self) -> None:
+        """Reorder free input channels before the masks are cut (deterministic: a resumed run repeats it)."""
+        from .permutation import permute
+
+        bar = tqdm(desc="2:4 channel permutation", unit="layer", file=sys.stderr,
+                   disable=not (self.progress and self.is_main))  # fmt: skip
+        with torch.no_grad():
+            rows = permute(self.model, self.cfg.sparsity.skip, report=lambda _row: bar.update())
+        bar.close()
+        if rows and self.is_main:
+            before = sum(r["kept_before"] for r in rows) / len(rows)
+            after = sum(r["kept_after"] for r in rows) / len(rows)
+            print(f"2:4 channel permutation: {len(rows)} layers, weight magnitude kept {before:.3f} -> {after:.3f}",
+                  file=sys.stderr)  # fmt: skip
+
     def _sparsify(self) -> dict[str, torch.Tensor]:
         """2:4 masks, applied: by magnitude, or by layer-wise reconstruction on calibration images (saved
         beside the checkpoints, since a resumed run cannot recompute them from already-pruned weights)."""

@@ -82,7 +82,7 @@ def conv_norms(model: nn.Module) -> dict[nn.Conv2d, nn.BatchNorm2d]:
     training = model.training
     try:
         with torch.no_grad():
-            model.eval()(torch.zeros(1, 3, size, size))
+            model.eval()(torch.zeros(1, 3, size, size, device=next(model.parameters()).device))
     finally:
         model.train(training)
         for hook in hooks:
