@@ -78,3 +78,27 @@ def test_a_2of4_run_with_permutation_starts_and_trains(tmp_path):
     trainer = Trainer(from_dict(TrainConfig, data), progress=False)
     assert trainer.masks  # the network's eligible layers are 2:4 after the (here empty) reordering
     assert trainer.fit().is_file()
+
+
+class _NotFree(torch.nn.Module):
+    """Named like an MBConv block, but the expansion's channels are also used directly: their order matters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv_pw = torch.nn.Conv2d(16, 32, 1)
+        self.conv_dw = torch.nn.Conv2d(32, 32, 3, padding=1, groups=32)
+        self.conv_pwl = torch.nn.Conv2d(32, 16, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hidden = self.conv_pw(x)
+        return self.conv_pwl(self.conv_dw(hidden)) + hidden[:, :16]
+
+
+def test_a_network_whose_named_layers_are_not_free_is_refused():
+    from detector.errors import KestrelError
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3), torch.nn.Sequential())
+    model[1].add_module("block", _NotFree())
+    with pytest.raises(KestrelError, match="changed what the network computes"):
+        permute(model)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from detector.errors import KestrelError
 from detector.models.package_weights import conv_norms
 
 from .sparsity import is_eligible, mask_2_of_4
@@ -100,6 +101,10 @@ def permute(model: nn.Module, skip: tuple[str, ...] = (), report: Callable[[dict
     the magnitude its 2:4 masks keep before and after. Layers named by a ``skip`` prefix stay as they are."""
     modules = dict(model.named_modules())
     norms = conv_norms(model)
+    size = getattr(getattr(model, "config", None), "input_size", 320)
+    device = next(model.parameters()).device
+    probe = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device) * 4 - 2
+    reference = _outputs(model, probe)
     rows = []
     with torch.no_grad():
         for consumer, producers in free_layers(model).items():
@@ -117,4 +122,17 @@ def permute(model: nn.Module, skip: tuple[str, ...] = (), report: Callable[[dict
                          "kept_after": round(after / total, 4)})  # fmt: skip
             if report:
                 report(rows[-1])
+    change = float((_outputs(model, probe) - reference).norm() / reference.norm())
+    if change > 1e-4:  # a layer named like a free one whose inputs are not free: refuse rather than train on it
+        raise KestrelError(f"channel permutation changed what the network computes (relative {change:.1e}): this "
+                           "network's layers do not follow the free-layer rules of trainer/permutation.py")
     return rows
+
+
+def _outputs(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    training = model.training
+    try:
+        with torch.no_grad():
+            return model.eval()(x)
+    finally:
+        model.train(training)
